@@ -2,8 +2,9 @@
   "targets": [
     {
       "target_name": "gdoi_native",
-      "sources": ["native/tun.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra"]
+      "sources": ["native/tun.c", "native/esp.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
+      "defines": ["NAPI_VERSION=8"]
     }
   ]
 }

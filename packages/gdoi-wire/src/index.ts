@@ -1,1 +1,12 @@
-export {}
+export * from './constants.js'
+export * from './errors.js'
+export * from './reader.js'
+export * from './writer.js'
+export * from './payloads/types.js'
+export * from './payloads/body-codec.js'
+export * from './payloads/codecs.js'
+export * from './attributes.js'
+export * from './header.js'
+export * from './message.js'
+export * from './rules.js'
+export * from './id.js'

@@ -1,0 +1,22 @@
+// Public surface of the crypto layer (src/index.ts re-exports this file).
+export type { CbcCipher, CbcCipherName, HashName } from './algorithms.js'
+export { cbcCipher, hashLength, ikeCipher, ikeHashName, isCbcCipherName, isHashName, kekCipher, sigHashName } from './algorithms.js'
+export { ackHash, ackKey } from './ack.js'
+export { macEqual } from './bytes.js'
+export { cbcDecrypt, cbcEncrypt } from './cbc.js'
+export type { ModpGroup } from './dh.js'
+export { dhPrivateKeyBytes, dhPublicKey, dhSharedSecret, modpGroup } from './dh.js'
+export type { CryptoErrorCode } from './errors.js'
+export { CryptoError, DhError, KeylogError } from './errors.js'
+export { hashI, hashR, informationalHash, pullHash } from './hash-payloads.js'
+export { exchangeIv, lastBlock, phase1Iv } from './iv-chain.js'
+export type {
+  EspKeylogRecord, EspSaKeys, Ikev1KeylogRecord, Ikev1Keys, KekKeylogRecord, KekKeys, KeylogRecord,
+} from './keylog.js'
+export { espSaLine, ikev1DecryptionLine, keylogEspLine, keylogIkev1Line, keylogKekLine, parseKeylog } from './keylog.js'
+export { hash, prf } from './prf.js'
+export type { PushLengthVariant, PushSigForm, PushVerifyResult } from './push.js'
+export { pushSignedBytes, signPush, splitKekKey, verifyPush } from './push.js'
+export { rsaPublicKeyFromSpki, rsaSignRaw, rsaVerifyRaw } from './rsa.js'
+export type { Skeyids } from './skeyid.js'
+export { deriveSkeyids, encryptionKey, skeyidPsk, skeyidSig } from './skeyid.js'

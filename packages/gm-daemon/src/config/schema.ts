@@ -1,0 +1,74 @@
+// The group member's YAML schema (zod v4). The IOS front end (ios.ts) produces the same input shape.
+//
+//   group: { name: GETVPN-GRP, identity: { number: 1234 } }
+//   keyServers: [127.0.1.1]            # or "127.0.1.1:848", or { address, port }
+//   local: { address: 127.0.1.11 }
+//   ike: { policies: [...], preSharedKeys: [{ peer: 127.0.1.1, keyFile: /etc/gdoi/psk }] }
+import { z } from 'zod'
+import {
+  DEFAULT_GM_CONTROL_SOCKET,
+  groupIdentity,
+  groupName,
+  ikeSchema,
+  ipv4,
+  listenPort,
+  logSchema,
+  pathIn,
+  port,
+  strict,
+  unicastIpv4,
+  type ConfigContext,
+} from '@gdoi/daemon-kit'
+import { GM_DEFAULTS, type GmConfig } from './types.js'
+
+/** "A.B.C.D" or "A.B.C.D:PORT" → { address, port }; objects pass through. */
+const keyServer = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v
+    const m = /^([^:]+):(\d+)$/.exec(v.trim())
+    return m ? { address: m[1], port: Number(m[2]) } : { address: v.trim() }
+  },
+  strict({ address: unicastIpv4, port: port.default(GM_DEFAULTS.port) }),
+)
+
+export function gmConfigSchema(ctx: ConfigContext): z.ZodType<GmConfig> {
+  return strict({
+    group: strict({ name: groupName, identity: groupIdentity }),
+    keyServers: z.array(keyServer).min(1),
+    local: strict({
+      address: ipv4.default(GM_DEFAULTS.localAddress),
+      port: listenPort.default(GM_DEFAULTS.port),
+    }).prefault({}),
+    ike: ikeSchema(ctx),
+    tun: strict({
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1..15 letters, digits, ".", "_" or "-"')
+        .default(GM_DEFAULTS.tunName),
+      mtuBytes: z.int().min(576).max(9000).default(GM_DEFAULTS.mtuBytes),
+    }).prefault({}),
+    interface: z.string().min(1).max(15).optional(),
+    controlSocket: pathIn(ctx).default(DEFAULT_GM_CONTROL_SOCKET),
+    keylog: pathIn(ctx).optional(),
+    log: logSchema,
+    reregister: strict({
+      beforeExpirySec: z.int().min(0).max(3600).default(GM_DEFAULTS.reregisterBeforeExpirySec),
+      jitterSec: z.int().min(0).max(600).default(GM_DEFAULTS.reregisterJitterSec),
+    }).prefault({}),
+    rekeyAck: z.enum(['rfc8263', 'none']).default('rfc8263'),
+  }).transform(
+    (v): GmConfig => ({
+      group: v.group,
+      keyServers: v.keyServers,
+      local: v.local,
+      ike: v.ike,
+      tun: v.tun,
+      interface: v.interface ?? null,
+      controlSocket: v.controlSocket,
+      keylog: v.keylog ?? null,
+      log: v.log,
+      reregister: v.reregister,
+      rekeyAck: v.rekeyAck,
+    }),
+  ) as unknown as z.ZodType<GmConfig>
+}

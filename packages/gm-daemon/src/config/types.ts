@@ -1,0 +1,37 @@
+// The group member's configuration after validation: every field present, every default applied.
+// Produced by `loadGmConfig()` from YAML or from a pasted Cisco IOS configuration. The group's policy
+// (ACL, transforms, lifetimes) is not here: it comes from the key server at registration.
+import type { Endpoint, GroupIdentity, IkeConfig, LogConfig } from '@gdoi/daemon-kit'
+
+export interface GmConfig {
+  readonly group: { readonly name: string; readonly identity: GroupIdentity }
+  /** Tried in order (IOS `server address ipv4` lines; COOP key servers). Port default 848. */
+  readonly keyServers: readonly Endpoint[]
+  /** Local UDP address/port (default 0.0.0.0:848); the address GMs register from. */
+  readonly local: Endpoint
+  readonly ike: IkeConfig
+  readonly tun: { readonly name: string; readonly mtuBytes: number }
+  /** The interface the group applies to (IOS `crypto map` on an interface): where multicast rekeys are
+   *  joined and protected traffic leaves. null = decided by routing. */
+  readonly interface: string | null
+  /** Root-only control socket for `gdoi-gm status`. Default /run/gdoi/gm.sock. */
+  readonly controlSocket: string
+  /** Wireshark key log (contains keys; written 0600), or null. */
+  readonly keylog: string | null
+  readonly log: LogConfig
+  /** Re-register this long before the KEK/TEK expires when no rekey came, minus a random
+   *  0..jitterSec so that a whole group does not hit the KS at once. */
+  readonly reregister: { readonly beforeExpirySec: number; readonly jitterSec: number }
+  /** Answer KEK_ACK_REQUESTED with RFC 8263 ACKs ('rfc8263', default), or never ('none'). */
+  readonly rekeyAck: 'rfc8263' | 'none'
+}
+
+export const GM_DEFAULTS = {
+  localAddress: '0.0.0.0',
+  port: 848,
+  tunName: 'gdoi0',
+  mtuBytes: 1400,
+  controlSocket: '/run/gdoi/gm.sock',
+  reregisterBeforeExpirySec: 60,
+  reregisterJitterSec: 10,
+} as const

@@ -1,0 +1,183 @@
+// Real TUN devices, each test in a fresh network namespace it creates and deletes (nothing touches the
+// host's interfaces). Skipped, with the reason, without root, /dev/net/tun, iproute2 or the addon.
+import t from 'tap'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { createDataPlane } from '../../src/dataplane/dataplane.js'
+import { buildIcmpEcho, buildIpv4, ipChecksum, IpProto, parseIpv4Header } from '../../src/dataplane/ipv4.js'
+import { createPolicy } from '../../src/dataplane/policy.js'
+import { SaTable } from '../../src/dataplane/sa-table.js'
+import { openTun, TunError, type KernelTunDevice } from '../../src/dataplane/tun.js'
+import { aesCbc, hasNative, ManualClock, ping, toHex } from './helpers.js'
+
+function why(): string | false {
+  if (!hasNative) return 'native addon not built (node native/build.mjs)'
+  if (process.getuid?.() !== 0) return 'needs root (CAP_NET_ADMIN) to create TUN devices and namespaces'
+  if (!existsSync('/dev/net/tun')) return '/dev/net/tun is not available (container without --device /dev/net/tun?)'
+  if (spawnSync('ip', ['-V']).status !== 0) return 'iproute2 (ip) not installed'
+  return false
+}
+const skip = why()
+
+let nsCount = 0
+/** A fresh namespace for one test, deleted on teardown. */
+function netns(t: Tap.Test): { name: string; ip: (...a: string[]) => void; sysctl: (kv: string) => void } {
+  const name = `gdoi-dp-${process.pid}-${++nsCount}`
+  execFileSync('ip', ['netns', 'add', name])
+  t.teardown(() => { spawnSync('ip', ['netns', 'del', name]) })
+  const ip = (...a: string[]): void => { execFileSync('ip', ['-n', name, ...a]) }
+  const sysctl = (kv: string): void => { execFileSync('ip', ['netns', 'exec', name, 'sysctl', '-q', '-w', kv]) }
+  sysctl('net.ipv6.conf.all.disable_ipv6=1') // no IPv6 chatter (router solicitations, MLD) on the test devices
+  sysctl('net.ipv6.conf.default.disable_ipv6=1')
+  sysctl('net.ipv4.conf.all.rp_filter=0')
+  sysctl('net.ipv4.conf.default.rp_filter=0')
+  ip('link', 'set', 'lo', 'up')
+  return { name, ip, sysctl }
+}
+
+/** Reads until an IPv4 packet satisfying `want` arrives (other traffic is skipped). */
+async function readUntil(tun: KernelTunDevice, want: (p: Uint8Array) => boolean, timeoutMs = 3000): Promise<Uint8Array> {
+  const buf = new Uint8Array(2048)
+  const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`nothing matching on ${tun.name} in ${timeoutMs} ms`)), timeoutMs).unref())
+  for (;;) {
+    const n = await Promise.race([tun.read(buf, 0), timer])
+    const p = buf.slice(0, n)
+    if (n >= 20 && p[0]! >> 4 === 4 && want(p)) return p
+  }
+}
+
+t.test('openTun in a fresh namespace: name, MTU, an echo answered by the kernel, a packet routed back', { skip }, async (t) => {
+  const ns = netns(t)
+  const tun = openTun({ name: 'gdoitest0', netns: ns.name, mtuBytes: 1400 })
+  t.teardown(() => tun.close())
+  t.equal(tun.name, 'gdoitest0')
+  t.equal(tun.mtu, 1400)
+  t.ok(tun.fd >= 0)
+  t.throws(() => execFileSync('ip', ['link', 'show', 'gdoitest0'], { stdio: 'ignore' }), 'the device is not in the host namespace')
+  ns.ip('addr', 'add', '10.99.0.1/24', 'dev', 'gdoitest0')
+  ns.ip('link', 'set', 'gdoitest0', 'up')
+  ns.sysctl('net.ipv4.ip_forward=1')
+  ns.sysctl('net.ipv4.conf.all.send_redirects=0')
+  ns.sysctl('net.ipv4.conf.gdoitest0.send_redirects=0')
+  ns.ip('route', 'add', '10.98.0.0/24', 'dev', 'gdoitest0')
+
+  // 1. An echo request written to the TUN is answered by the namespace's kernel; the reply is routed back into the TUN.
+  const req = buildIpv4({ src: '10.99.0.2', dst: '10.99.0.1', protocol: IpProto.ICMP, payload: buildIcmpEcho(8, 0x1234, 7, new Uint8Array(56).fill(0xab)) })
+  await tun.write(req, 0, req.length)
+  const rep = await readUntil(tun, (p) => p[9] === IpProto.ICMP && p[20] === 0)
+  t.match(parseIpv4Header(rep), { src: '10.99.0.1', dst: '10.99.0.2', protocol: 1, checksumOk: true })
+  t.equal((rep[24]! << 8) | rep[25]!, 0x1234, 'echo id')
+  t.equal(ipChecksum(rep, 20, rep.length - 20), 0)
+  t.equal(toHex(rep.subarray(28)), toHex(req.subarray(28)), 'payload echoed')
+
+  // 2. Forwarding: a packet for 10.98.0.7 written to the TUN is routed by the kernel back out of it (TTL − 1).
+  const fwd = ping('10.99.0.2', '10.98.0.7', 100, { ttl: 30 })
+  await tun.write(fwd, 0, fwd.length)
+  const back = await readUntil(tun, (p) => p[16] === 10 && p[17] === 98)
+  t.equal(back[8], 29, 'TTL decremented by the kernel')
+  t.equal(toHex(back.subarray(20)), toHex(fwd.subarray(20)))
+
+  // 3. Batch I/O: 32 echo requests, 32 replies.
+  const slab = new Uint8Array(32 * 256)
+  const offs = Int32Array.from({ length: 32 }, (_, i) => i * 256)
+  const sizes = new Int32Array(32)
+  for (let i = 0; i < 32; i++) {
+    const r = buildIpv4({ src: '10.99.0.2', dst: '10.99.0.1', protocol: IpProto.ICMP, payload: buildIcmpEcho(8, 0x1234, 100 + i, new Uint8Array(32)) })
+    slab.set(r, offs[i]!)
+    sizes[i] = r.length
+  }
+  await tun.writeBatch(slab, offs, sizes, 32)
+  let replies = 0
+  const rx = new Uint8Array(32 * 256)
+  const rxSizes = new Int32Array(32)
+  const deadline = Date.now() + 3000
+  while (replies < 32 && Date.now() < deadline) {
+    const n = await tun.readBatch(rx, offs, 32, 256, rxSizes)
+    for (let i = 0; i < n; i++) if (rx[offs[i]! + 9] === 1 && rx[offs[i]! + 20] === 0) replies++
+  }
+  t.equal(replies, 32, 'batch of echo replies')
+  t.equal(tun.stats.writeErrors, 0)
+
+  await tun.close()
+  await t.rejects(tun.read(new Uint8Array(100), 0), { code: 'ERR_TUN_CLOSED' })
+  await t.rejects(tun.write(req, 0, req.length), { code: 'ERR_TUN_CLOSED' })
+})
+
+t.test('a pending read is rejected by close()', { skip }, async (t) => {
+  const ns = netns(t)
+  const tun = openTun({ name: 'gdoitest%d', netns: ns.name })
+  t.match(tun.name, /^gdoitest\d+$/, 'the kernel fills in %d')
+  const pending = tun.read(new Uint8Array(2000), 0)
+  await t.rejects(tun.read(new Uint8Array(2000), 0), { code: 'ERR_TUN_BUSY' })
+  setTimeout(() => void tun.close(), 20)
+  await t.rejects(pending, { code: 'ERR_TUN_CLOSED' })
+})
+
+t.test('two data planes over real TUNs, the kernel routing between them (one namespace)', { skip }, async (t) => {
+  // lan0 plays both LANs (inject / observe); gm1 and gm2 are the members' TUNs. Routing:
+  //   10.2/16 (and 10.1/16) plaintext      → main table: via gm1 (GM1 encrypts)
+  //   ESP arriving from gm1 (iif gm1)      → table 101: via gm2 (GM2 decrypts)
+  //   anything arriving from gm2 (iif gm2) → table 102: via lan0 (the destination LAN)
+  const ns = netns(t)
+  const lan = openTun({ name: 'lan0', netns: ns.name })
+  const tun1 = openTun({ name: 'gm1', netns: ns.name })
+  const tun2 = openTun({ name: 'gm2', netns: ns.name })
+  t.teardown(async () => { await lan.close() })
+  for (const d of ['lan0', 'gm1', 'gm2']) ns.ip('link', 'set', d, 'up')
+  ns.sysctl('net.ipv4.ip_forward=1')
+  for (const d of ['all', 'lan0', 'gm1', 'gm2']) ns.sysctl(`net.ipv4.conf.${d}.send_redirects=0`)
+  ns.ip('addr', 'add', '192.168.77.1/32', 'dev', 'lan0')
+  ns.ip('route', 'add', '10.1.0.0/16', 'dev', 'lan0')
+  ns.ip('route', 'add', '10.2.0.0/16', 'dev', 'gm1')
+  ns.ip('route', 'add', '10.2.0.0/16', 'dev', 'gm2', 'table', '101')
+  ns.ip('route', 'add', '10.2.0.0/16', 'dev', 'lan0', 'table', '102')
+  ns.ip('rule', 'add', 'iif', 'gm1', 'ipproto', '50', 'lookup', '101')
+  ns.ip('rule', 'add', 'iif', 'gm2', 'lookup', '102')
+
+  const params = aesCbc(256, 2, 0x0badcafe)
+  const acl = createPolicy([{ action: 'permit', src: '10.0.0.0/8', dst: '10.0.0.0/8' }])
+  const clock = new ManualClock()
+  const sas1 = new SaTable({ clock })
+  const sas2 = new SaTable({ clock })
+  sas1.install({ params, lifetimeSec: 3600 })
+  sas2.install({ params, lifetimeSec: 3600 })
+  const gm1 = createDataPlane({ tun: tun1, sas: sas1, policy: acl, clock })
+  const gm2 = createDataPlane({ tun: tun2, sas: sas2, policy: acl, clock })
+  t.teardown(async () => { await gm1.close(); await gm2.close(); sas1.close(); sas2.close() })
+
+  const sent: string[] = []
+  for (let i = 0; i < 20; i++) {
+    const p = ping('10.1.0.5', '10.2.0.9', 84 + 16 * i, { ttl: 64, seq: i })
+    sent.push(toHex(p.subarray(20)))
+    await lan.write(p, 0, p.length)
+  }
+  const got: string[] = []
+  for (let i = 0; i < 20; i++) {
+    const p = await readUntil(lan, (x) => x[9] === IpProto.ICMP && x[16] === 10 && x[17] === 2)
+    t.equal(p[8], 62, 'TTL: 64 − 1 (lan0 → gm1) − 1 (gm2 → lan0); the ESP hop does not touch the inner TTL')
+    got.push(toHex(p.subarray(20)))
+  }
+  t.same(got, sent, '20 pings crossed GM1 (encrypt) → kernel → GM2 (decrypt) → kernel → LAN')
+  t.match(gm1.snapshot().counters, { encryptedPackets: 20, dropAuth: 0 })
+  t.match(gm2.snapshot().counters, { decryptedPackets: 20, dropAuth: 0, dropUnknownSpi: 0 })
+  t.equal(gm1.error, undefined)
+})
+
+t.test('typed errors: no /dev/net/tun, no CAP_NET_ADMIN, bad namespace', { skip }, async (t) => {
+  t.throws(() => openTun({ netns: '/nonexistent/netns' }), { code: 'ERR_TUN_OPEN' })
+  t.ok(new TunError('ERR_TUN_IO', 'x') instanceof Error)
+  // Child processes with the device hidden (private mount namespace) or the capability dropped.
+  const here = fileURLToPath(new URL('../../src/dataplane/tun.ts', import.meta.url))
+  const script = `import { openTun } from ${JSON.stringify(here)}; try { openTun({ name: 'gdoinope0' }); console.log('OPENED') } catch (e) { console.log(e.code) }`
+  const child = (wrap: string[]): string => {
+    const r = spawnSync(wrap[0]!, [...wrap.slice(1), process.execPath, ...process.execArgv, '--input-type=module', '-e', script], { encoding: 'utf8', env: process.env, timeout: 60_000 })
+    return `${r.stdout}${r.stderr}`.trim().split('\n').filter((l) => /^(ERR_|OPENED)/.test(l)).pop() ?? `exit ${r.status}: ${r.stderr.slice(0, 300)}`
+  }
+  if (spawnSync('unshare', ['-m', 'true']).status === 0) {
+    t.equal(child(['unshare', '-m', 'sh', '-c', 'mount -t tmpfs none /dev/net && exec "$0" "$@"']), 'ERR_TUN_UNAVAILABLE', 'device hidden')
+  } else t.comment('unshare -m unavailable: skipped the missing-device case')
+  if (spawnSync('setpriv', ['--bounding-set', '-net_admin', '--inh-caps', '-net_admin', 'true']).status === 0) {
+    t.equal(child(['setpriv', '--bounding-set', '-net_admin', '--inh-caps', '-net_admin', '--ambient-caps', '-net_admin', '--']), 'ERR_TUN_PERMISSION', 'CAP_NET_ADMIN dropped')
+  } else t.comment('setpriv unavailable: skipped the missing-capability case')
+})

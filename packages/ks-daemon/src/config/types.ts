@@ -1,0 +1,94 @@
+// The key server's configuration after validation: every field present, every default applied.
+// Produced by `loadKsConfig()` from YAML or from a pasted Cisco IOS configuration.
+import type {
+  AclEntry,
+  Endpoint,
+  EspTransformConfig,
+  GroupIdentity,
+  IkeConfig,
+  KekAlgorithmName,
+  LogConfig,
+  Prefix,
+} from '@gdoi/daemon-kit'
+
+export interface KsConfig {
+  /** UDP address/port for IKE and GDOI (default 0.0.0.0:848). Also the source of unicast and
+   *  multicast rekeys (IOS `server local` / `address ipv4 A`). */
+  readonly listen: Endpoint
+  /** Persistent state (ks-state.json, generated RSA keys); created 0700. Default /var/lib/gdoi/ks. */
+  readonly stateDir: string
+  /** Root-only control socket for `gdoi-ks status`. Default /run/gdoi/ks.sock. */
+  readonly controlSocket: string
+  readonly log: LogConfig
+  /** Wireshark key log (contains keys; written 0600), or null. */
+  readonly keylog: string | null
+  readonly ike: IkeConfig
+  readonly groups: readonly KsGroupConfig[]
+}
+
+export interface KsGroupConfig {
+  readonly name: string
+  /** PULL1 ID: `{ kind: 'number' }` is sent as ID_KEY_ID (4 bytes), `address` as ID_IPV4_ADDR. */
+  readonly identity: GroupIdentity
+  /** Traffic policy (permit = encrypt, deny = bypass), in order. */
+  readonly acl: readonly AclEntry[]
+  /** Default `esp-aes 256 esp-sha-hmac`. */
+  readonly transform: EspTransformConfig
+  /** TEK (IPsec SA) lifetime, default 3600. */
+  readonly tekLifetimeSec: number
+  readonly kek: KekConfig
+  /** null: no KEK/SAK is sent (no `rekey authentication` in IOS): GMs get TEKs only and re-register. */
+  readonly rekey: RekeyConfig | null
+  /** GAP payload (ATD/DTD), or null to send none. */
+  readonly gap: GapConfig | null
+  /** GMs allowed to register (phase-1 peer address), or null for any authenticated peer. */
+  readonly authorization: readonly Prefix[] | null
+  /** NUMBER_OF_SID_BITS for counter-mode (GCM) TEKs: 8, 12 or 16 (default 16). */
+  readonly senderIdBits: 8 | 12 | 16
+}
+
+export interface KekConfig {
+  /** Default aes-256-cbc. */
+  readonly algorithm: KekAlgorithmName
+  /** Default 86400. */
+  readonly lifetimeSec: number
+}
+
+export type SigningKeyConfig =
+  | { readonly source: 'generate'; readonly bits: 2048 | 3072 | 4096; readonly label: string }
+  | { readonly source: 'file'; readonly path: string; readonly label: string }
+
+export interface RekeyConfig {
+  /** Default unicast (IOS default is multicast; the IOS parser follows IOS). */
+  readonly transport: 'unicast' | 'multicast'
+  /** SAK DST ID / push destination for multicast; null for unicast. */
+  readonly multicastAddress: string | null
+  /** Default 10. */
+  readonly retransmitPeriodSec: number
+  /** Retransmissions after the first push (default 2). */
+  readonly retransmitCount: number
+  readonly signingKey: SigningKeyConfig
+  /** SIG_HASH_ALGORITHM, default sha1. */
+  readonly sigHash: 'sha1' | 'sha256'
+  /** RFC 8263 KEK_ACK_REQUESTED (REKEY_ACK_KEK_SHA256), or none (default; Cisco's ACK is proprietary). */
+  readonly ack: 'rfc8263' | 'none'
+}
+
+export interface GapConfig {
+  readonly activationDelaySec: number
+  readonly deactivationDelaySec: number
+}
+
+export const KS_DEFAULTS = {
+  listenAddress: '0.0.0.0',
+  port: 848,
+  stateDir: '/var/lib/gdoi/ks',
+  controlSocket: '/run/gdoi/ks.sock',
+  tekLifetimeSec: 3600,
+  kekLifetimeSec: 86400,
+  retransmitPeriodSec: 10,
+  retransmitCount: 2,
+  signingKeyBits: 2048,
+  signingKeyLabel: 'gdoi-rekey',
+  senderIdBits: 16,
+} as const

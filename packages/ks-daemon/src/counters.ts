@@ -1,0 +1,45 @@
+// Counters the status output shows (like `show crypto gdoi ks` and the drop counters of the router).
+// Protocol failures and dropped datagrams are counted by reason; nothing here is ever key material.
+
+export class Counters {
+  readonly #values = new Map<string, number>()
+
+  inc(name: string, by = 1): void {
+    this.#values.set(name, (this.#values.get(name) ?? 0) + by)
+  }
+
+  get(name: string): number {
+    return this.#values.get(name) ?? 0
+  }
+
+  /** A sorted plain object, for status answers and tests. */
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.#values.entries()].sort(([a], [b]) => a.localeCompare(b)))
+  }
+}
+
+/** Counter names (dotted: area.what[.reason]); reason suffixes are ours, never taken from packets. */
+export const Counter = {
+  DATAGRAMS_IN: 'datagrams.in',
+  DATAGRAMS_OUT: 'datagrams.out',
+  DECODE_ERROR: 'drop.decode', // + '.' + DecodeError code
+  DROP: 'drop', // + '.' + reason
+  IKE_ESTABLISHED: 'ike.established',
+  IKE_FAILED: 'ike.failed', // + '.' + reason
+  IKE_RETRANSMIT_ANSWERED: 'ike.retransmit-answered',
+  HALF_OPEN_LIMIT: 'ike.half-open-limit',
+  PULL_RETRANSMIT_ANSWERED: 'pull.retransmit-answered',
+  REGISTRATIONS: 'registrations',
+  REFUSED: 'registrations.refused', // + '.' + reason
+  PULL_FAILED: 'pull.failed', // + '.' + reason
+  PUSH_SENT: 'rekey.sent',
+  PUSH_DATAGRAMS: 'rekey.datagrams',
+  PUSH_RETRANSMITS: 'rekey.retransmits',
+  ACK_RECEIVED: 'rekey.acks',
+  ACK_REJECTED: 'rekey.acks.rejected', // + '.' + reason
+  ACK_MISSING: 'rekey.acks.missing',
+  MEMBERS_REMOVED: 'members.removed',
+  STATE_SAVED: 'state.saved',
+  STATE_SAVE_FAILED: 'state.save-failed',
+  INTERNAL_ERROR: 'internal-error',
+} as const

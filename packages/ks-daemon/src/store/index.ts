@@ -1,0 +1,5 @@
+export * from './types.js'
+export * from './state-codec.js'
+export * from './file-store.js'
+export * from './memory-store.js'
+export * from './rsa-key.js'
