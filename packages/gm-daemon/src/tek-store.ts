@@ -84,7 +84,7 @@ export class TekStore {
     for (const [spi, sats] of bySpi) {
       const k = keyBySpi.get(spi)
       const w = this.#awaiting.get(spi)
-      const gap = bySpi.get(spi) === w?.policies ? w.gap : policy.gap
+      const gap = w !== undefined && sats === w.policies ? w.gap : policy.gap
       if (k === undefined) {
         this.#awaiting.set(spi, { policies: sats, gap: policy.gap, source, from })
         awaitingKeys.push(spi)

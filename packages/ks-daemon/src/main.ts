@@ -14,9 +14,9 @@ import { ExchangeType } from '@gdoi/wire/constants'
 import { HashMemory, type PullKsFailure, type PullRegistration, type Phase1Sa, type ResponderConfig } from '@gdoi/wire/exchange/index'
 import type { PushSigForm } from '@gdoi/wire/crypto/push'
 import type { KsConfig } from './config/index.js'
-import type { KsStore, SigningKey } from './store/index.js'
+import type { GroupState, KsStore, SigningKey } from './store/index.js'
 import { loadOrCreateSigningKey } from './store/index.js'
-import type { SigningKeyConfig } from './config/index.js'
+import type { KsGroupConfig, SigningKeyConfig } from './config/index.js'
 import { Counter, Counters } from './counters.js'
 import { GroupRuntime, GroupTable, memberKey } from './groups.js'
 import { describeId, groupIdentityText } from './identity.js'
@@ -220,7 +220,7 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
 }
 
 /** A group from its configuration and saved state: signing key, a usable KEK and at least one live TEK. */
-export async function createGroup(ctx: KsContext, cfg: KsConfig['groups'][number], saved: Parameters<typeof GroupRuntime.prototype.constructor>[1]): Promise<GroupRuntime> {
+export async function createGroup(ctx: KsContext, cfg: KsGroupConfig, saved: GroupState | undefined): Promise<GroupRuntime> {
   const { log, clock, rekeyer } = ctx
   let signing: SigningKey | undefined
   if (cfg.rekey !== null) {

@@ -88,6 +88,13 @@ export class IosDoc {
     for (const n of nodes) this.#taken.add(n)
   }
 
+  /** Marks a node and everything under it as handled (blocks that are ignored on purpose, with
+   *  their own warning). */
+  takeTree(n: IosNode): void {
+    this.#taken.add(n)
+    for (const c of n.children) this.takeTree(c)
+  }
+
   isTaken(n: IosNode): boolean {
     return this.#taken.has(n)
   }
@@ -103,6 +110,17 @@ export class IosDoc {
 
   warn(line: number, message: string): void {
     this.warnings.push({ message, line })
+  }
+
+  /** Schema issues at or under these paths are consequences of a translator error already
+   *  reported (e.g. no usable group → no key servers) and are dropped. */
+  readonly suppressed = new Set<string>()
+  suppress(path: string): void {
+    this.suppressed.add(path)
+  }
+  isSuppressed(path: string): boolean {
+    for (let p = path; p !== ''; p = parentPath(p)) if (this.suppressed.has(p)) return true
+    return false
   }
 
   mapPath(path: string, line: number): void {

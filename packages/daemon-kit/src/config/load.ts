@@ -64,6 +64,7 @@ export function parseConfigText<T>(pipeline: ConfigPipeline<T>, text: string, op
   let early: ConfigIssue[] = []
   let warnings: ConfigWarning[] = []
   let lineFor: (path: readonly PropertyKey[]) => number | undefined
+  let suppressed = (_path: string): boolean => false
 
   if (format === 'ios') {
     const doc = new IosDoc(text)
@@ -72,6 +73,7 @@ export function parseConfigText<T>(pipeline: ConfigPipeline<T>, text: string, op
     early = [...doc.issues]
     warnings = [...doc.warnings]
     lineFor = (p) => doc.lineFor(pathString(p))
+    suppressed = (p) => doc.isSuppressed(p)
   } else {
     const y = parseYaml(text)
     early = [...y.issues]
@@ -88,7 +90,7 @@ export function parseConfigText<T>(pipeline: ConfigPipeline<T>, text: string, op
   if (!r.success) {
     // For IOS, a schema issue at a path the translator already complained about is a duplicate.
     const seen = new Set(early.filter((i) => i.path !== '').map((i) => i.path))
-    for (const i of zodIssues(r.error.issues, lineFor)) if (!seen.has(i.path)) issues.push(i)
+    for (const i of zodIssues(r.error.issues, lineFor)) if (!seen.has(i.path) && !suppressed(i.path)) issues.push(i)
   } else if (pipeline.semantic) {
     for (const i of pipeline.semantic(r.data)) {
       const line = i.line ?? lineFor(splitPath(i.path))

@@ -11,7 +11,7 @@ export { CryptoError, DhError, KeylogError } from './errors.js'
 export { hashI, hashR, informationalHash, pullHash } from './hash-payloads.js'
 export { exchangeIv, lastBlock, phase1Iv } from './iv-chain.js'
 export type {
-  EspKeylogRecord, EspSaKeys, Ikev1KeylogRecord, Ikev1Keys, KekKeylogRecord, KekKeys, KeylogRecord,
+  EspKeylogRecord, EspSaKeys, Ikev1KeylogRecord, Ikev1Keys, KekKeylogRecord, KeylogKekKeys, KeylogRecord,
 } from './keylog.js'
 export { espSaLine, ikev1DecryptionLine, keylogEspLine, keylogIkev1Line, keylogKekLine, parseKeylog } from './keylog.js'
 export { hash, prf } from './prf.js'

@@ -59,7 +59,7 @@ export interface Ikev1Keys {
   readonly skeyidE?: Uint8Array
 }
 
-export interface KekKeys {
+export interface KeylogKekKeys {
   readonly spi: Uint8Array // 16 octets
   readonly cipher: CbcCipherName
   readonly iv: Uint8Array
@@ -71,7 +71,7 @@ export interface KekKeys {
 /** A parsed IKEV1 record; from a Wireshark line only icookie and encKey are known. */
 export type Ikev1KeylogRecord = { readonly kind: 'ikev1'; readonly line: number } & Partial<Ikev1Keys> &
   Pick<Ikev1Keys, 'icookie' | 'encKey'>
-export type KekKeylogRecord = { readonly kind: 'kek'; readonly line: number } & KekKeys
+export type KekKeylogRecord = { readonly kind: 'kek'; readonly line: number } & KeylogKekKeys
 export type EspKeylogRecord = { readonly kind: 'esp'; readonly line: number } & EspSaKeys
 export type KeylogRecord = Ikev1KeylogRecord | KekKeylogRecord | EspKeylogRecord
 
@@ -142,7 +142,7 @@ export function keylogIkev1Line(k: Ikev1Keys): string {
   return s
 }
 
-export function keylogKekLine(k: KekKeys): string {
+export function keylogKekLine(k: KeylogKekKeys): string {
   requireLength(k.spi, 16, 'KEK SPI')
   let s = `KEK ${toHex(k.spi)} ALG=${k.cipher} IV=${toHex(k.iv)} KEY=${toHex(k.key)}`
   if (k.sigHash !== undefined) s += ` SIGHASH=${k.sigHash}`

@@ -149,7 +149,7 @@ function gapAttributes(g: GapPolicy): DataAttribute[] {
  *  that cannot be expressed (no SAK and no SAT, bad addresses). */
 export function policyToSaPayload(policy: GroupPolicy, opts: PolicyEncodeOptions = {}): GdoiSaPayload {
   const nested: SaAttributePayload[] = []
-  if (policy.kek !== undefined) nested.push(kekPolicyToSak(policy.kek, opts.idLengthWidth ?? 1))
+  if (policy.kek !== undefined) nested.push(kekPolicyToSak(policy.kek)) // SAK: always the RFC 1-octet form (see sa-kek.ts)
   if (policy.gap !== undefined) {
     const attributes = gapAttributes(policy.gap)
     if (attributes.length > 0) nested.push({ type: PayloadType.GAP, attributes } satisfies GapPayload)

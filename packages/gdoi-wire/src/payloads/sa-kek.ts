@@ -17,14 +17,16 @@ import type { SaKekPayload } from './types.js'
 
 export const KEK_SPI_BYTES = 16
 
+// The SAK keeps the width it was built or decoded with: EncodeOptions.idLengthWidth is the SA TEK
+// switch only, because tshark 4.0 reads SAK ID lengths as 1 octet (the RFC form) and SAT ones as 2.
 export const saKek: BodyCodec<SaKekPayload> = {
-  bodyLength: (p, opts) => {
-    const width = opts?.idLengthWidth ?? p.idLengthWidth
+  bodyLength: (p) => {
+    const width = p.idLengthWidth
     return 1 + trafficIdLength(p.src, width) + trafficIdLength(p.dst, width) + KEK_SPI_BYTES + 4 + attributesLength(p.attributes)
   },
-  encodeBody: (p, w, opts) => {
+  encodeBody: (p, w) => {
     if (p.spi.length !== KEK_SPI_BYTES) throw new EncodeError('ERR_BAD_VALUE', `KEK SPI must be 16 octets, got ${p.spi.length}`)
-    const width = opts?.idLengthWidth ?? p.idLengthWidth
+    const width = p.idLengthWidth
     w.u8(p.protocol, 'SAK protocol')
     writeTrafficId(p.src, width, w, 'SAK SRC')
     writeTrafficId(p.dst, width, w, 'SAK DST')

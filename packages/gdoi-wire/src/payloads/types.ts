@@ -191,7 +191,7 @@ export interface PayloadSpan {
   readonly end: number
 }
 
-/** Options for encoding: the SAK/SAT ID-length width (1 = RFC 6407 form, default; 2 = tshark 4.0 form). */
+/** Options for encoding: the SA TEK ID-length width (1 = RFC 6407 form, default; 2 = tshark 4.0 form). The SAK keeps its own. */
 export interface EncodeOptions {
   readonly idLengthWidth?: IdLengthWidth
 }

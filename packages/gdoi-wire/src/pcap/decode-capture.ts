@@ -2,6 +2,7 @@
 //   IPv4 (fragments reassembled) → UDP 500/848 ISAKMP; UDP 4500: 0xff keepalive, 0x00000000 marker +
 //   ISAKMP, else ESP-in-UDP; IP protocol 50 ESP → one CaptureRecord per datagram, in capture order,
 //   with the key chain (phase 1 → PULL → KEK/TEKs → pushes → ESP) followed across the whole file.
+import { GDOI_PORT } from '../constants.js'
 import { DecodeError } from '../errors.js'
 import { decodeEsp } from './decode-esp.js'
 import { decodeIsakmp } from './decode-isakmp.js'
@@ -14,7 +15,6 @@ import type { CaptureRecord } from './record.js'
 import { emptyResult, recordError } from './result.js'
 
 export const IKE_PORT = 500
-export const GDOI_PORT = 848
 export const NAT_T_PORT = 4500
 
 export interface CaptureDecoder {

@@ -100,7 +100,10 @@ export function gmFromIos(doc: IosDoc): unknown {
   } else {
     doc.error(1, 'no "crypto gdoi group NAME" with "server address ipv4 A"', 'group')
   }
-  if (!chosen) return input
+  if (!chosen) {
+    doc.suppress('keyServers')
+    return input
+  }
 
   const g = chosen.group
   doc.take(g)

@@ -47,7 +47,9 @@ export function gmConfigSchema(ctx: ConfigContext): z.ZodType<GmConfig> {
         .default(GM_DEFAULTS.tunName),
       mtuBytes: z.int().min(576).max(9000).default(GM_DEFAULTS.mtuBytes),
     }).prefault({}),
-    interface: z.string().min(1).max(15).optional(),
+    // Not limited to Linux's 15 characters: a pasted IOS config names e.g. GigabitEthernet0/1; the
+    // daemon checks the name against the host's interfaces when it starts.
+    interface: z.string().min(1).optional(),
     controlSocket: pathIn(ctx).default(DEFAULT_GM_CONTROL_SOCKET),
     keylog: pathIn(ctx).optional(),
     log: logSchema,

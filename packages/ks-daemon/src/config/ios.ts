@@ -188,7 +188,7 @@ function serverLocal(doc: IosDoc, sl: IosNode, path: string, ctx: Ctx): ServerLo
         group['authorization'] = list
       }
     } else if (w[0] === 'redundancy') {
-      doc.take(c)
+      doc.takeTree(c)
       doc.warn(c.line, 'COOP key server redundancy is not supported; ignored')
     }
   }
@@ -258,7 +258,11 @@ function serverLocal(doc: IosDoc, sl: IosNode, path: string, ctx: Ctx): ServerLo
         const permit = acl?.entries.find((e) => e.input['action'] === 'permit')
         const dst = permit ? String(permit.input['destination']) : undefined
         if (acl && (dst === undefined || !isMulticastIpv4(dst))) {
-          doc.error(rekeyAcl.line, `access-list ${acl.name}: its permit line must have a multicast host destination (e.g. "permit udp host KS eq 848 host 239.192.1.1 eq 848")`)
+          doc.error(
+            rekeyAcl.line,
+            `access-list ${acl.name}: its permit line must have a multicast host destination (e.g. "permit udp host KS eq 848 host 239.192.1.1 eq 848")`,
+            `${path}.rekey.multicastAddress`,
+          )
         } else if (dst !== undefined) {
           rekey['multicastAddress'] = dst
           doc.mapPath(`${path}.rekey.multicastAddress`, permit?.line ?? rekeyAcl.line)
@@ -294,7 +298,7 @@ export function ksFromIos(doc: IosDoc): unknown {
     const locals = g.children.filter((c) => startsWith(c, ['server', 'local']))
     if (locals.length === 0) {
       if (g.children.some((c) => startsWith(c, ['server', 'address']))) {
-        doc.take(g)
+        doc.takeTree(g)
         doc.warn(g.line, `crypto gdoi group ${name ?? ''}: a group-member group (server address); the key server ignores it`)
       }
       continue

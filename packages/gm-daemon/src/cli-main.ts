@@ -1,0 +1,164 @@
+// gdoi-gm, minus the process: parse arguments (yargs, strict), then
+//   run     start the daemon (daemon.ts) and stay up until SIGTERM/SIGINT; SIGHUP re-reads the config
+//   status  ask the running daemon over its control socket; text like `show crypto gdoi`, or --json
+//   reload  ask the running daemon to re-read its configuration and re-register
+// Exit status: 0 fine, 1 runtime failure (configuration, socket, daemon), 2 usage.
+import yargs from 'yargs'
+import { ControlError, controlRequest, DEFAULT_GM_CONTROL_SOCKET, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '@gdoi/daemon-kit'
+import { runGroupMember, type RunningDaemon } from './daemon.js'
+import { renderStatus, type GmStatus } from './status.js'
+
+export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const
+
+export interface CliIo {
+  stdout(text: string): void
+  stderr(text: string): void
+  /** Registers signal handlers for `run` (the real process; tests drive the returned daemon directly). */
+  onSignal?(signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP', fn: () => void): void
+  /** Called once the daemon is up (tests). */
+  started?(d: RunningDaemon): void
+}
+
+type Parsed =
+  | { kind: 'run'; config: string; logLevel?: LogLevel; logFormat?: LogFormat; keylog?: string }
+  | { kind: 'status'; socket: string; json: boolean }
+  | { kind: 'reload'; socket: string }
+  | { kind: 'help'; text: string }
+  | { kind: 'usage'; message: string }
+
+const NAME = 'gdoi-gm'
+
+async function parse(argv: readonly string[]): Promise<Parsed> {
+  let failure: string | undefined
+  let picked: Parsed | undefined
+  const socketOpt = { type: 'string', default: DEFAULT_GM_CONTROL_SOCKET, requiresArg: true, describe: 'control socket of the running daemon' } as const
+  const parser = yargs()
+    .scriptName(NAME)
+    .usage('$0 [run] --config FILE | status [--json] | reload\n\nGDOI group member (RFC 6407, Cisco GET VPN compatible).')
+    .command(
+      ['run', '$0'],
+      'run the group member (default command)',
+      (y) =>
+        y
+          .option('config', { alias: 'c', type: 'string', requiresArg: true, describe: 'configuration file (YAML or pasted IOS)' })
+          .option('log-level', { type: 'string', choices: LOG_LEVELS, requiresArg: true, describe: 'override log.level' })
+          .option('log-format', { type: 'string', choices: LOG_FORMATS, requiresArg: true, describe: 'override log.format (json, pretty, auto)' })
+          .option('keylog', { type: 'string', requiresArg: true, describe: 'append Wireshark/gdoi key lines to FILE (0600; contains secrets)' }),
+      (a) => {
+        if (typeof a.config !== 'string' || a.config === '') {
+          failure = 'run needs --config FILE'
+          return
+        }
+        picked = {
+          kind: 'run',
+          config: a.config,
+          ...(typeof a.logLevel === 'string' ? { logLevel: a.logLevel as LogLevel } : {}),
+          ...(typeof a.logFormat === 'string' ? { logFormat: a.logFormat as LogFormat } : {}),
+          ...(typeof a.keylog === 'string' ? { keylog: a.keylog } : {}),
+        }
+      },
+    )
+    .command(
+      'status',
+      'show the running member like `show crypto gdoi` (needs root: the control socket is 0600)',
+      (y) => y.option('json', { type: 'boolean', default: false, describe: 'the status object as JSON' }).option('socket', socketOpt),
+      (a) => {
+        picked = { kind: 'status', socket: String(a.socket), json: a.json === true }
+      },
+    )
+    .command(
+      'reload',
+      're-read the configuration and re-register (same as SIGHUP)',
+      (y) => y.option('socket', socketOpt),
+      (a) => {
+        picked = { kind: 'reload', socket: String(a.socket) }
+      },
+    )
+    .strict()
+    .help()
+    .version(false)
+    .exitProcess(false)
+    .wrap(null)
+    .fail((msg, err) => {
+      failure = msg || err.message
+    })
+  const res = await new Promise<{ args: Record<string, unknown>; output: string }>((resolve) => {
+    void parser.parse([...argv], {}, (_err, args, output) => resolve({ args: args as Record<string, unknown>, output }))
+  })
+  if (failure !== undefined) return { kind: 'usage', message: failure }
+  if (res.args.help === true) return { kind: 'help', text: res.output }
+  return picked ?? { kind: 'usage', message: 'no command' }
+}
+
+function problem(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+export async function cliMain(argv: readonly string[], io: CliIo): Promise<number> {
+  const p = await parse(argv)
+  switch (p.kind) {
+    case 'help':
+      io.stdout(`${p.text}\n`)
+      return ExitCode.OK
+    case 'usage':
+      io.stderr(`${NAME}: ${p.message} (see ${NAME} --help)\n`)
+      return ExitCode.USAGE
+    case 'status':
+      try {
+        const result = await controlRequest(p.socket, { cmd: 'status' })
+        io.stdout(p.json ? `${JSON.stringify(result, null, 2)}\n` : renderStatus(result as GmStatus))
+        return ExitCode.OK
+      } catch (err) {
+        io.stderr(`${NAME}: ${err instanceof ControlError ? err.message : problem(err)}\n`)
+        return ExitCode.FAILURE
+      }
+    case 'reload':
+      try {
+        const result = (await controlRequest(p.socket, { cmd: 'reload' }, { timeoutMs: 15_000 })) as { restartNeeded?: string[] } | null
+        const later = result?.restartNeeded ?? []
+        io.stdout(`reloaded; re-registering${later.length > 0 ? ` (needs a restart to apply: ${later.join(', ')})` : ''}\n`)
+        return ExitCode.OK
+      } catch (err) {
+        io.stderr(`${NAME}: ${problem(err)}\n`)
+        return ExitCode.FAILURE
+      }
+    case 'run':
+      return run(p, io)
+  }
+}
+
+async function run(p: Extract<Parsed, { kind: 'run' }>, io: CliIo): Promise<number> {
+  let d: RunningDaemon
+  try {
+    d = await runGroupMember({
+      configPath: p.config,
+      ...(p.logLevel !== undefined ? { logLevel: p.logLevel } : {}),
+      ...(p.logFormat !== undefined ? { logFormat: p.logFormat } : {}),
+      ...(p.keylog !== undefined ? { keylog: p.keylog } : {}),
+    })
+  } catch (err) {
+    io.stderr(`${NAME}: ${problem(err)}\n`)
+    return ExitCode.FAILURE
+  }
+  io.started?.(d)
+  return new Promise<number>((resolve) => {
+    let stopping = false
+    const stop = (signal: string): void => {
+      if (stopping) return
+      stopping = true
+      d.log.info({ signal }, 'shutting down')
+      d.close().then(
+        () => resolve(ExitCode.OK),
+        (err: unknown) => {
+          io.stderr(`${NAME}: shutdown: ${problem(err)}\n`)
+          resolve(ExitCode.FAILURE)
+        },
+      )
+    }
+    io.onSignal?.('SIGTERM', () => stop('SIGTERM'))
+    io.onSignal?.('SIGINT', () => stop('SIGINT'))
+    io.onSignal?.('SIGHUP', () => {
+      d.reload().catch(() => undefined) // logged by the daemon
+    })
+  })
+}
