@@ -21,6 +21,7 @@ import {
   initPullKeyServer,
   initPullMember,
   installKekFromPull,
+  gdoiKeylogLines,
   keylogLines,
   openMessage,
   processPush,
@@ -38,7 +39,7 @@ import {
   type PullMember,
   type PushMemberState,
 } from '../../src/exchange/index.js'
-import { writePcapUdp, type UdpDatagram } from '../../src/pcap/index.js'
+import { decodeCapture, parseKeyFile, readCapture, writePcapUdp, type UdpDatagram } from '../../src/pcap/index.js'
 import { idIpv4, sent, testCtx } from '../exchange/exchange-helpers.js'
 import { KS_SIGNING_KEY_PEM } from '../exchange/test-keys.js'
 import { tsharkFields, tsharkMissing } from '../helpers/tshark.js'
@@ -284,3 +285,20 @@ t.test('default RFC capture (DOI 2, 1-octet ID lengths, GAP): tshark complains e
   t.end()
 })
 
+
+t.test('gdoi-pcap follows the key chain of our own exchange: every hash and the push signature checked', (t) => {
+  for (const v of [{ doi: 1, idLengthWidth: 2, gap: false }, { doi: 2, idLengthWidth: 1, gap: true }] as const) {
+    const { wire, gmSa } = runExchange(v)
+    const records = decodeCapture(readCapture(capture(wire)), parseKeyFile(gdoiKeylogLines(gmSa).join('\n')))
+    t.equal(records.length, 12)
+    for (const r of records) t.same(r.errors, [], `DOI ${v.doi} frame ${r.frame}: no errors`)
+    t.same(records.slice(4, 10).map((r) => r.decrypted), [true, true, true, true, true, true], `DOI ${v.doi}: MM5, MM6, PULL1..4 decrypted`)
+    t.same(records.slice(6, 10).map((r) => r.checks.hash), ['ok', 'ok', 'ok', 'ok'], `DOI ${v.doi}: HASH(1)..HASH(4) ok`)
+    const push = records[10]!
+    t.equal(push.decrypted, true, 'push decrypted with the KEK learned from PULL4')
+    t.equal(push.checks.signature, 'ok', 'push signature verified with the key server key learned from PULL4')
+    t.equal(push.checks.seq, 'ok')
+    t.ok(push.learned.some((k) => k.kind === 'tek' && k.spi === 0x5a5a0002), 'pushed TEK learned')
+  }
+  t.end()
+})
