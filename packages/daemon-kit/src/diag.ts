@@ -28,6 +28,13 @@ export const DiagChannel = {
   GM_REKEY_RECEIVED: 'gdoi:gm:rekey-received',
   GM_REKEY_REJECTED: 'gdoi:gm:rekey-rejected',
   GM_ACK_SENT: 'gdoi:gm:ack-sent',
+  GM_STOPPED: 'gdoi:gm:stopped',
+  GM_KS_FAILOVER: 'gdoi:gm:ks-failover',
+  GM_KEK_RETIRED: 'gdoi:gm:kek-retired',
+  GM_TEK_ACTIVATED: 'gdoi:gm:tek-activated',
+  GM_PUSH_ACCEPTED: 'gdoi:gm:push-accepted',
+  GM_PUSH_REJECTED: 'gdoi:gm:push-rejected',
+  GM_RELOADED: 'gdoi:gm:reloaded',
   // both
   IKE_ESTABLISHED: 'gdoi:ike:established',
   IKE_FAILED: 'gdoi:ike:failed',
@@ -35,6 +42,8 @@ export const DiagChannel = {
   CONTROL_REQUEST: 'gdoi:control:request',
 } as const
 export type DiagChannel = (typeof DiagChannel)[keyof typeof DiagChannel]
+/** A listed name, or another `gdoi:…` channel a component defines for itself. */
+export type DiagChannelName = DiagChannel | `gdoi:${string}`
 
 /** What every message may carry; daemons add more fields (never keys). */
 export interface DiagMessage {
@@ -46,12 +55,12 @@ export interface DiagMessage {
 }
 
 /** Publishes `msg` on `channel` when somebody listens. */
-export function publish(channel: DiagChannel, msg: DiagMessage): void {
+export function publish(channel: DiagChannelName, msg: DiagMessage): void {
   const ch = diagnosticsChannel.channel(channel)
   if (ch.hasSubscribers) ch.publish(msg)
 }
 
-export function subscribe(channel: DiagChannel, fn: (msg: DiagMessage) => void): () => void {
+export function subscribe(channel: DiagChannelName, fn: (msg: DiagMessage) => void): () => void {
   const listener = (m: unknown): void => fn(m as DiagMessage)
   diagnosticsChannel.subscribe(channel, listener)
   return () => {
@@ -78,7 +87,7 @@ export interface WaitForOptions {
 /** Resolves with the first message on `channel` for which `predicate` holds (any message when omitted);
  *  rejects with DiagTimeoutError after `timeoutMs`. Subscribe *before* triggering the event. */
 export function waitFor(
-  channel: DiagChannel,
+  channel: DiagChannelName,
   predicate: (msg: DiagMessage) => boolean = () => true,
   timeoutMs = 5000,
   opts: WaitForOptions = {},
@@ -114,11 +123,11 @@ export function waitFor(
 }
 
 /** Records every message on the given channels until `stop()` (for asserting an order of events). */
-export function collect(channels: readonly DiagChannel[]): {
-  readonly events: ReadonlyArray<{ readonly channel: DiagChannel; readonly msg: DiagMessage }>
+export function collect(channels: readonly DiagChannelName[]): {
+  readonly events: ReadonlyArray<{ readonly channel: DiagChannelName; readonly msg: DiagMessage }>
   stop(): void
 } {
-  const events: Array<{ channel: DiagChannel; msg: DiagMessage }> = []
+  const events: Array<{ channel: DiagChannelName; msg: DiagMessage }> = []
   const unsubs = channels.map((channel) => subscribe(channel, (msg) => events.push({ channel, msg })))
   return {
     events,

@@ -60,8 +60,7 @@ export const LogEvent = {
 } as const
 export type LogEvent = (typeof LogEvent)[keyof typeof LogEvent]
 
-/** The IOS syslog message each event corresponds to, where IOS has one (documentation; also shown by
- *  `--help-events`). */
+/** The IOS syslog message (or show/debug output) each event corresponds to, where IOS has one. */
 export const CISCO_EQUIVALENT: Readonly<Partial<Record<LogEvent, string>>> = {
   [LogEvent.IKE_ESTABLISHED]: 'ISAKMP SA in state QM_IDLE (show crypto isakmp sa)',
   [LogEvent.REGISTRATION_STARTED]: 'GM: "Registration to KS … started" (debug crypto gdoi gm)',

@@ -46,6 +46,12 @@ t.test('collect records events in order; publish without subscribers is a no-op'
   t.end()
 })
 
+t.test('components may use their own gdoi:* channels with the same helpers', async (t) => {
+  const p = waitFor('gdoi:gm:sa', (m) => m['op'] === 'add')
+  publish('gdoi:gm:sa', { op: 'add' })
+  t.same(await p, { op: 'add' })
+})
+
 t.test('channel names follow gdoi:<role>:<event>', (t) => {
   const names = Object.values(DiagChannel)
   t.equal(new Set(names).size, names.length)

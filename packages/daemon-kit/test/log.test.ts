@@ -119,6 +119,8 @@ t.test('hex() formats plain bytes, caps long dumps, refuses key material', (t) =
   const sub = Buffer.from('xxabcdxx').subarray(2, 6)
   t.equal(hex(sub), '61626364', 'respects byteOffset')
   t.throws(() => hex(keyBytes() as Uint8Array), TypeError)
+  // @ts-expect-error KeyBytes are refused at compile time too
+  t.throws(() => hex(asKey(new Uint8Array(1))), TypeError)
   t.throws(() => hex(Secret.fromString(PSK) as unknown as Uint8Array), TypeError)
   t.end()
 })

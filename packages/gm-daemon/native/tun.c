@@ -315,7 +315,7 @@ static void poll_on_event(uv_poll_t *h, int status, int events) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value cb, recv, arg;
   if (napi_get_reference_value(env, p->callback, &cb) == napi_ok && cb != NULL) {
-    napi_get_undefined(env, &recv);
+    napi_get_global(env, &recv); // make_callback converts the receiver to an object: undefined would throw
     napi_create_int32(env, status, &arg);
     // make_callback drains the microtask queue afterwards, so promises resolved in cb settle now.
     if (napi_make_callback(env, p->async, recv, cb, 1, &arg, NULL) == napi_pending_exception) {

@@ -5,6 +5,7 @@
 // Exit status: 0 fine, 1 runtime failure (configuration, socket, daemon), 2 usage.
 import yargs from 'yargs'
 import { ControlError, controlRequest, DEFAULT_GM_CONTROL_SOCKET, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '@gdoi/daemon-kit'
+import { loadGmConfig } from './config/load.js'
 import { runGroupMember, type RunningDaemon } from './daemon.js'
 import { renderStatus, type GmStatus } from './status.js'
 
@@ -21,20 +22,31 @@ export interface CliIo {
 
 type Parsed =
   | { kind: 'run'; config: string; logLevel?: LogLevel; logFormat?: LogFormat; keylog?: string }
-  | { kind: 'status'; socket: string; json: boolean }
-  | { kind: 'reload'; socket: string }
+  | { kind: 'status'; socket: SocketRef; json: boolean }
+  | { kind: 'reload'; socket: SocketRef }
   | { kind: 'help'; text: string }
   | { kind: 'usage'; message: string }
 
 const NAME = 'gdoi-gm'
 
+/** The control socket: given, or taken from the daemon's configuration file. */
+type SocketRef = { readonly path: string } | { readonly config: string }
+
+async function socketPath(ref: SocketRef): Promise<string> {
+  if ('path' in ref) return ref.path
+  return (await loadGmConfig(ref.config)).config.controlSocket
+}
+
 async function parse(argv: readonly string[]): Promise<Parsed> {
   let failure: string | undefined
   let picked: Parsed | undefined
-  const socketOpt = { type: 'string', default: DEFAULT_GM_CONTROL_SOCKET, requiresArg: true, describe: 'control socket of the running daemon' } as const
+  const socketOpt = { type: 'string', requiresArg: true, describe: `control socket of the running daemon (default: controlSocket of --config, else ${DEFAULT_GM_CONTROL_SOCKET})` } as const
+  const configOpt = { alias: 'c', type: 'string', requiresArg: true, describe: 'the daemon\'s configuration file (to find its control socket)' } as const
+  const sockOf = (a: { socket?: unknown; config?: unknown }): SocketRef =>
+    typeof a.socket === 'string' ? { path: a.socket } : typeof a.config === 'string' ? { config: a.config } : { path: DEFAULT_GM_CONTROL_SOCKET }
   const parser = yargs()
     .scriptName(NAME)
-    .usage('$0 [run] --config FILE | status [--json] | reload\n\nGDOI group member (RFC 6407, Cisco GET VPN compatible).')
+    .usage('$0 [run] --config FILE | status [--json] [--socket P] | reload [--socket P]\n\nGDOI group member (RFC 6407, Cisco GET VPN compatible).')
     .command(
       ['run', '$0'],
       'run the group member (default command)',
@@ -61,17 +73,17 @@ async function parse(argv: readonly string[]): Promise<Parsed> {
     .command(
       'status',
       'show the running member like `show crypto gdoi` (needs root: the control socket is 0600)',
-      (y) => y.option('json', { type: 'boolean', default: false, describe: 'the status object as JSON' }).option('socket', socketOpt),
+      (y) => y.option('json', { type: 'boolean', default: false, describe: 'the status object as JSON' }).option('socket', socketOpt).option('config', configOpt),
       (a) => {
-        picked = { kind: 'status', socket: String(a.socket), json: a.json === true }
+        picked = { kind: 'status', socket: sockOf(a), json: a.json === true }
       },
     )
     .command(
       'reload',
       're-read the configuration and re-register (same as SIGHUP)',
-      (y) => y.option('socket', socketOpt),
+      (y) => y.option('socket', socketOpt).option('config', configOpt),
       (a) => {
-        picked = { kind: 'reload', socket: String(a.socket) }
+        picked = { kind: 'reload', socket: sockOf(a) }
       },
     )
     .strict()
@@ -105,7 +117,7 @@ export async function cliMain(argv: readonly string[], io: CliIo): Promise<numbe
       return ExitCode.USAGE
     case 'status':
       try {
-        const result = await controlRequest(p.socket, { cmd: 'status' })
+        const result = await controlRequest(await socketPath(p.socket), { cmd: 'status' })
         io.stdout(p.json ? `${JSON.stringify(result, null, 2)}\n` : renderStatus(result as GmStatus))
         return ExitCode.OK
       } catch (err) {
@@ -114,7 +126,7 @@ export async function cliMain(argv: readonly string[], io: CliIo): Promise<numbe
       }
     case 'reload':
       try {
-        const result = (await controlRequest(p.socket, { cmd: 'reload' }, { timeoutMs: 15_000 })) as { restartNeeded?: string[] } | null
+        const result = (await controlRequest(await socketPath(p.socket), { cmd: 'reload' }, { timeoutMs: 15_000 })) as { restartNeeded?: string[] } | null
         const later = result?.restartNeeded ?? []
         io.stdout(`reloaded; re-registering${later.length > 0 ? ` (needs a restart to apply: ${later.join(', ')})` : ''}\n`)
         return ExitCode.OK

@@ -76,6 +76,9 @@ function groupIdOf(c: GmConfig): GroupId {
   return id.kind === 'number' ? { kind: 'number', value: id.number } : { kind: 'ipv4', address: id.address }
 }
 
+/** Scheduled re-registrations never come sooner than this after a successful one. */
+const MIN_REREGISTER_INTERVAL_MS = 30_000
+
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
 
 export async function startGroupMember(o: GroupMemberOptions): Promise<GroupMember> {
@@ -106,6 +109,8 @@ class Member implements GroupMember {
   #registeredWith: string | null = null
   #registeredAtMs: number | null = null
   #succeeded = 0
+  #registrationHadTeks = false
+  #lastTriggerDeadlineMs: number | undefined
   #closed = false
 
   constructor(o: GroupMemberOptions) {
@@ -210,7 +215,7 @@ class Member implements GroupMember {
         onRegistered: (r) => this.#registered(r),
         onRoundFailed: (round, retryInMs, last) => {
           this.#log.warn(
-            { event: LogEvent.REGISTRATION_FAILED, round, retryInSec: Math.round(retryInMs / 1000), reason: last?.reason ?? null, keepingKeys: this.#teks.records().length },
+            { event: LogEvent.REGISTRATION_FAILED, round, retryInSec: Math.round(retryInMs / 1000), reason: last?.reason ?? null, teksKept: this.#teks.records().length, keksKept: this.#keks.records().length },
             'no key server answered; current keys stay in use until they expire',
           )
         },
@@ -271,6 +276,7 @@ class Member implements GroupMember {
     this.#registeredAtMs = this.#clock.nowMs()
     this.#push.installFromRegistration(r.result, r.ks)
     this.#teks.setSenderIds(r.result.keys.sids)
+    this.#registrationHadTeks = r.result.policy.teks.length > 0
     const inst = this.#teks.install(r.result.policy, r.result.keys, 'registration', r.ks.address)
     const kek = r.result.policy.kek
     this.#log.info(
@@ -310,22 +316,37 @@ class Member implements GroupMember {
   #scheduleReregister(): void {
     const st = this.#registrar.status().state
     if (st !== 'idle') return // a registration round (or its backoff) is already on it
-    const tekDeadline = this.#teks.deadlineMs()
-    const kekDeadline = this.#keks.deadlineMs()
-    if (tekDeadline === undefined && this.#keks.records().length === 0) {
+    const now = this.#clock.nowMs()
+    const heldTeks = this.#teks.records().length > 0
+    if (!heldTeks && this.#keks.records().length === 0) {
       this.#reregister.cancel()
       if (this.#succeeded > 0) this.reregister('no keys left')
       return
     }
-    const candidates = [tekDeadline, kekDeadline].filter((v): v is number => v !== undefined)
-    if (candidates.length === 0) {
-      this.#reregister.cancel()
+    let deadline: number
+    let reason: string
+    const tekDeadline = this.#teks.deadlineMs()
+    const kekDeadline = this.#keks.deadlineMs()
+    if (!heldTeks && this.#registrationHadTeks) {
+      deadline = now
+      reason = 'TEKs expired'
+    } else if (tekDeadline !== undefined && (kekDeadline === undefined || tekDeadline <= kekDeadline)) {
+      deadline = tekDeadline
+      reason = 'TEK expiry'
+    } else if (kekDeadline !== undefined) {
+      deadline = kekDeadline
+      reason = 'KEK expiry'
+    } else {
+      this.#reregister.cancel() // a KEK without lifetime and no TEK yet: pushes will bring them
       return
     }
-    const deadline = Math.min(...candidates)
-    const reason = deadline === tekDeadline ? 'TEK expiry' : 'KEK expiry'
-    const at = reregisterAtMs(this.#clock.nowMs(), deadline, this.#config.reregister, this.#rng)
+    let at = reregisterAtMs(now, deadline, this.#config.reregister, this.#rng)
+    // The last re-registration did not move the deadline (the KS has nothing newer yet): asking again
+    // before the keys actually run out would only load the KS.
+    if (this.#lastTriggerDeadlineMs !== undefined && deadline <= this.#lastTriggerDeadlineMs) at = Math.max(at, deadline)
+    if (this.#registeredAtMs !== null) at = Math.max(at, this.#registeredAtMs + MIN_REREGISTER_INTERVAL_MS)
     this.#reregister.at(at, reason, () => {
+      this.#lastTriggerDeadlineMs = deadline
       const hasKek = this.#keks.records().length > 0
       this.#log.info(
         { event: hasKek ? LogEvent.REKEY_NOT_RECEIVED : LogEvent.REREGISTER, reason, expiresInSec: Math.round((deadline - this.#clock.nowMs()) / 1000) },

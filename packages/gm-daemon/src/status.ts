@@ -170,7 +170,7 @@ function ipsecRows(s: StatusSources): IpsecSaStatus[] {
       rows.push({
         ...base,
         direction: 'inbound',
-        state: sa.state === 'previous' ? 'retiring' : 'active',
+        state: sa.state === 'previous' || sa.retireAtMs !== undefined ? 'retiring' : 'active',
         activatesInSec: null,
         retiresInSec: sa.retireAtMs !== undefined ? secs(sa.retireAtMs - s.nowMs) : null,
         counters: dp ? { packets: sa.packetsDecrypted, bytes: sa.bytesDecrypted, dropAuth: sa.dropAuth, dropReplay: sa.dropReplay, dropMalformed: sa.dropMalformed, dropPolicy: sa.dropPolicy } : null,

@@ -3,7 +3,7 @@
 // Applied at once:     IKE policies and pre-shared keys (next phase 1), group authorization (next
 //                      registration), rekey retransmit period/count and RFC 8263 ACK request (next push),
 //                      groups added or removed, rekey switched on or off.
-// Applied at the next rekey: the ACL, the ESP transform and the TEK lifetime (the next TEK is created
+// Deferred (applied at the next rekey): the ACL, the ESP transform and the TEK lifetime (the next TEK is created
 //                      with them; the live TEKs keep theirs, so all members keep the same SAs), the
 //                      KEK algorithm and lifetime (next KEK), GAP delays.
 // Needs a restart (reported, not applied): listen address/port, stateDir, controlSocket, keylog, log
@@ -16,7 +16,7 @@ import { buildResponderConfig, createGroup } from './main.js'
 
 export interface ReloadResult {
   readonly applied: readonly string[]
-  readonly atNextRekey: readonly string[]
+  readonly deferred: readonly string[]
   readonly restartRequired: readonly string[]
 }
 
@@ -31,7 +31,7 @@ function sameKey(a: SigningKeyConfig, b: SigningKeyConfig): boolean {
 export async function applyReload(ctx: KsContext, next: KsConfig, exchangeMaxMs: number): Promise<ReloadResult> {
   const prev = ctx.config
   const applied: string[] = []
-  const atNextRekey: string[] = []
+  const deferred: string[] = []
   const restartRequired: string[] = []
   const check = (path: string, a: unknown, b: unknown): void => {
     if (!same(a, b)) restartRequired.push(path)
@@ -63,11 +63,11 @@ export async function applyReload(ctx: KsContext, next: KsConfig, exchangeMaxMs:
       restartRequired.push(`groups.${ng.name}.rekey.signingKey`)
       effective = { ...effective, rekey: { ...ng.rekey, signingKey: og.rekey.signingKey } }
     }
-    if (!same(og.acl, ng.acl)) atNextRekey.push(`groups.${ng.name}.acl`)
-    if (!same(og.transform, ng.transform)) atNextRekey.push(`groups.${ng.name}.transform`)
-    if (og.tekLifetimeSec !== ng.tekLifetimeSec) atNextRekey.push(`groups.${ng.name}.tekLifetimeSec`)
-    if (!same(og.kek, ng.kek)) atNextRekey.push(`groups.${ng.name}.kek`)
-    if (!same(og.gap, ng.gap)) atNextRekey.push(`groups.${ng.name}.gap`)
+    if (!same(og.acl, ng.acl)) deferred.push(`groups.${ng.name}.acl`)
+    if (!same(og.transform, ng.transform)) deferred.push(`groups.${ng.name}.transform`)
+    if (og.tekLifetimeSec !== ng.tekLifetimeSec) deferred.push(`groups.${ng.name}.tekLifetimeSec`)
+    if (!same(og.kek, ng.kek)) deferred.push(`groups.${ng.name}.kek`)
+    if (!same(og.gap, ng.gap)) deferred.push(`groups.${ng.name}.gap`)
     if (!same(og.authorization, ng.authorization)) applied.push(`groups.${ng.name}.authorization`)
     if ((og.rekey === null) !== (ng.rekey === null)) applied.push(`groups.${ng.name}.rekey`)
     else if (og.rekey !== null && ng.rekey !== null && !same({ ...og.rekey, signingKey: null }, { ...ng.rekey, signingKey: null })) {
@@ -110,7 +110,7 @@ export async function applyReload(ctx: KsContext, next: KsConfig, exchangeMaxMs:
     }
   }
   await ctx.persist.save('reload').catch(() => {})
-  const result = { applied, atNextRekey, restartRequired }
+  const result = { applied, deferred, restartRequired }
   ctx.log.info({ event: LogEvent.CONFIG_RELOADED, ...result }, 'configuration reloaded')
   if (restartRequired.length > 0) ctx.log.warn({ event: LogEvent.CONFIG_WARNING, restartRequired }, 'some changes need a restart and were not applied')
   return result

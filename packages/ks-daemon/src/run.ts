@@ -100,6 +100,7 @@ export async function runDaemon(c: RunCommand, stderr: (s: string) => void): Pro
       },
     })
     for (const w of control.warnings) log.warn({ event: LogEvent.CONFIG_WARNING }, w)
+    log.info({ controlSocket: config.controlSocket, pid: process.pid }, 'control socket ready')
     cleanup.splice(cleanup.length - 1, 0, () => control.close())
   } catch (err) {
     log.fatal({ err, path: config.controlSocket }, 'cannot open the control socket')

@@ -215,7 +215,11 @@ function stripNewline(b: Buffer): Buffer {
 export function preSharedKey(ctx: ConfigContext) {
   return strict({
     peer: prefix,
-    key: z.string().min(1).optional(),
+    // A YAML key like 0123 or 1e5 would silently become a number (and another key): insist on text.
+    key: z
+      .string({ error: (iss) => (iss.input === undefined ? undefined : 'must be text: put the key in quotes') })
+      .min(1)
+      .optional(),
     keyFile: z.string().min(1).optional(),
     keyEnv: z.string().min(1).optional(),
   }).transform((v, c): PreSharedKey => {

@@ -105,7 +105,7 @@ t.test('unreachable, filtered, closed, address in use, ephemeral ports', async (
   net.setFilter(undefined)
   await net.flush()
   t.equal(n, 0)
-  t.same(net.trace().map((e) => e.fate), ['unreachable', 'filtered'])
+  t.same(net.trace().map((e) => e.fate), ['filtered', 'unreachable'], 'in the order the fates happened')
   t.throws(() => net.attach(KS), { code: 'EADDRINUSE' })
   await gm.close()
   t.ok(gm.closed)

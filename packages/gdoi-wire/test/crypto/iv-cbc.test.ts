@@ -87,7 +87,8 @@ t.test('§7.1 synthetic AES vectors: trace A plaintexts under AES-256/128 with S
     return p.subarray(0, walkChain(p, b(f?.wire ?? '')[16] ?? 0).end)
   }
   const mid = u32(traceA.pullMid)
-  const variants: [string, 'sha1' | 'sha256', CbcCipherName, (typeof synthetic71)['sha1Aes128']][] = [
+  type Synthetic = { readonly ka: string; readonly iv1: string; readonly pullIv: string; readonly mm5: string; readonly mm6: string; readonly pull1: string }
+  const variants: [string, 'sha1' | 'sha256', CbcCipherName, Synthetic][] = [
     ['SHA1/AES-256', 'sha1', 'aes-256-cbc', synthetic71.sha1Aes256],
     ['SHA1/AES-128', 'sha1', 'aes-128-cbc', synthetic71.sha1Aes128],
     ['SHA256/AES-256', 'sha256', 'aes-256-cbc', synthetic71.sha256Aes256],

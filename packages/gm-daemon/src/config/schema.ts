@@ -40,13 +40,14 @@ export function gmConfigSchema(ctx: ConfigContext): z.ZodType<GmConfig> {
       port: listenPort.default(GM_DEFAULTS.port),
     }).prefault({}),
     ike: ikeSchema(ctx),
-    tun: strict({
+    tun: z.preprocess((v) => (v === 'none' || v === false ? { enabled: false } : v), strict({
+      enabled: z.boolean().default(true),
       name: z
         .string()
         .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1..15 letters, digits, ".", "_" or "-"')
         .default(GM_DEFAULTS.tunName),
       mtuBytes: z.int().min(576).max(9000).default(GM_DEFAULTS.mtuBytes),
-    }).prefault({}),
+    })).prefault({}),
     // Not limited to Linux's 15 characters: a pasted IOS config names e.g. GigabitEthernet0/1; the
     // daemon checks the name against the host's interfaces when it starts.
     interface: z.string().min(1).optional(),

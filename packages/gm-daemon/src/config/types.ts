@@ -10,7 +10,9 @@ export interface GmConfig {
   /** Local UDP address/port (default 0.0.0.0:848); the address GMs register from. */
   readonly local: Endpoint
   readonly ike: IkeConfig
-  readonly tun: { readonly name: string; readonly mtuBytes: number }
+  /** The TUN device of the data plane. `enabled: false` (YAML `tun: none`) runs the control plane
+   *  only: registration and rekeys, no ESP (tests, key-only members, no root). */
+  readonly tun: { readonly enabled: boolean; readonly name: string; readonly mtuBytes: number }
   /** The interface the group applies to (IOS `crypto map` on an interface): where multicast rekeys are
    *  joined and protected traffic leaves. null = decided by routing. */
   readonly interface: string | null

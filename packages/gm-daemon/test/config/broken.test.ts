@@ -21,7 +21,8 @@ function issues(text: string): readonly ConfigIssue[] {
 t.test('the base config is valid and defaulted', (t) => {
   const c = parseGmConfig(BASE, { format: 'yaml', env: {}, baseDir: '/' }).config
   t.same(c.local, { address: '0.0.0.0', port: 848 })
-  t.same(c.tun, { name: 'gdoi0', mtuBytes: 1400 })
+  t.same(c.tun, { enabled: true, name: 'gdoi0', mtuBytes: 1400 })
+  t.same(parseGmConfig(`${BASE}tun: none\n`, { format: 'yaml', env: {}, baseDir: '/' }).config.tun, { enabled: false, name: 'gdoi0', mtuBytes: 1400 }, 'tun: none → control plane only')
   t.equal(c.interface, null)
   t.equal(c.controlSocket, '/run/gdoi/gm.sock')
   const ks = parseGmConfig(BASE.replace('[10.0.0.1]', '["10.0.0.1:8848", { address: 10.0.0.2 }, 10.0.0.3]'), { format: 'yaml', env: {}, baseDir: '/' }).config

@@ -17,9 +17,9 @@ t.test('examples/gm1.yaml … gm3.yaml load, one GM per loopback address', async
         preSharedKeys: [{ peer: { address: '127.0.1.1', length: 32 }, key: { secret: 'GETVPN-LAB-EXAMPLE-KEY' } }],
         identity: null,
       },
-      tun: { name: `gdoi${i}`, mtuBytes: 1400 },
+      tun: { enabled: true, name: i === 1 ? 'gdoi0' : `gdoi${i}`, mtuBytes: 1400 },
       interface: 'lo',
-      controlSocket: `/run/gdoi/gm${i}.sock`,
+      controlSocket: i === 1 ? '/run/gdoi/gm.sock' : `/run/gdoi/gm${i}.sock`,
       keylog: null,
       log: { level: 'info', format: 'auto' },
       reregister: { beforeExpirySec: 60, jitterSec: 10 },
@@ -28,12 +28,24 @@ t.test('examples/gm1.yaml … gm3.yaml load, one GM per loopback address', async
   }
 })
 
-t.test('examples/gm1.ios.cfg gives the same GmConfig as gm1.yaml (plus the two settings IOS has no words for)', async (t) => {
+t.test('examples/gm1.ios.cfg (the lab router config) gives exactly the same GmConfig as gm1.yaml', async (t) => {
   const yaml = await loadGmConfig(join(EXAMPLES, 'gm1.yaml'))
-  const ios = await loadGmConfig(join(EXAMPLES, 'gm1.ios.cfg'), { overrides: { tun: { name: 'gdoi1' }, controlSocket: '/run/gdoi/gm1.sock' } })
+  const ios = await loadGmConfig(join(EXAMPLES, 'gm1.ios.cfg'))
   t.equal(ios.format, 'ios')
   t.same(ios.warnings, [])
   t.same(plain(ios.config), plain(yaml.config))
+})
+
+t.test('command-line overrides reach what IOS has no words for', async (t) => {
+  const gm2 = await loadGmConfig(join(EXAMPLES, 'gm2.yaml'))
+  const ios = await loadGmConfig(join(EXAMPLES, 'gm1.ios.cfg'), {
+    overrides: { local: { address: '127.0.1.12' }, tun: { name: 'gdoi2' }, controlSocket: '/run/gdoi/gm2.sock' },
+  })
+  t.same(plain(ios.config), plain(gm2.config), 'gm1.ios.cfg + overrides = gm2.yaml')
+  await t.rejects(loadGmConfig(join(EXAMPLES, 'gm1.ios.cfg'), { overrides: { tun: { mtuBytes: 10 } } }), {
+    name: 'ConfigError',
+    issues: [{ path: 'tun.mtuBytes', message: 'must be ≥ 576' }],
+  })
 })
 
 t.test('every GM example in examples/ loads', async (t) => {

@@ -62,10 +62,13 @@ t.test('openTun in a fresh namespace: name, MTU, an echo answered by the kernel,
   ns.sysctl('net.ipv4.conf.gdoitest0.send_redirects=0')
   ns.ip('route', 'add', '10.98.0.0/24', 'dev', 'gdoitest0')
 
-  // 1. An echo request written to the TUN is answered by the namespace's kernel; the reply is routed back into the TUN.
+  // 1. An echo request written to the TUN is answered by the namespace's kernel; the reply is routed back
+  //    into the TUN. The read is pending first, so the reply arrives through the libuv poll wake-up.
   const req = buildIpv4({ src: '10.99.0.2', dst: '10.99.0.1', protocol: IpProto.ICMP, payload: buildIcmpEcho(8, 0x1234, 7, new Uint8Array(56).fill(0xab)) })
+  const replyRead = readUntil(tun, (p) => p[9] === IpProto.ICMP && p[20] === 0)
+  await new Promise((r) => setTimeout(r, 20))
   await tun.write(req, 0, req.length)
-  const rep = await readUntil(tun, (p) => p[9] === IpProto.ICMP && p[20] === 0)
+  const rep = await replyRead
   t.match(parseIpv4Header(rep), { src: '10.99.0.1', dst: '10.99.0.2', protocol: 1, checksumOk: true })
   t.equal((rep[24]! << 8) | rep[25]!, 0x1234, 'echo id')
   t.equal(ipChecksum(rep, 20, rep.length - 20), 0)
@@ -122,7 +125,7 @@ t.test('two data planes over real TUNs, the kernel routing between them (one nam
   const ns = netns(t)
   const lan = openTun({ name: 'lan0', netns: ns.name })
   const tun1 = openTun({ name: 'gm1', netns: ns.name })
-  const tun2 = openTun({ name: 'gm2', netns: ns.name })
+  const tun2 = openTun({ name: 'gm2', netns: ns.name, readsBeforeYield: 0 }) // always through the poll handle
   t.teardown(async () => { await lan.close() })
   for (const d of ['lan0', 'gm1', 'gm2']) ns.ip('link', 'set', d, 'up')
   ns.sysctl('net.ipv4.ip_forward=1')

@@ -117,6 +117,10 @@ export interface TestKsOptions {
   readonly teks?: readonly TekPolicy[]
   readonly gap?: GapPolicy
   readonly proposals?: readonly Phase1Proposal[]
+  /** SAK/SAT ID Data Length width in PULL2 and pushes (2 = the Wireshark/DigiCert form). */
+  readonly idLengthWidth?: 1 | 2
+  /** Push signature form ('bare' = the gdoid reference implementation). */
+  readonly sigForm?: 'rfc' | 'bare'
 }
 
 export interface ReceivedAck {
@@ -145,6 +149,7 @@ export class TestKeyServer {
   gap: GapPolicy | undefined
   readonly groupNumber: number
   readonly #proposals: readonly Phase1Proposal[]
+  readonly #o: TestKsOptions
   #kekCounter = 0
 
   constructor(transport: Transport, o: TestKsOptions, nowMs: () => number = () => 0) {
@@ -158,6 +163,7 @@ export class TestKeyServer {
     this.teks = [...(o.teks ?? [tekPolicy(0x1001)])]
     this.gap = o.gap
     this.#proposals = o.proposals ?? [LAB_PROPOSAL]
+    this.#o = o
     transport.onDatagram((bytes, from) => this.#receive(bytes, from))
   }
 
@@ -202,6 +208,7 @@ export class TestKeyServer {
           initPullKeyServer({
             sa: mm.sa,
             replay: this.replay,
+            ...(this.#o.idLengthWidth !== undefined ? { idLengthWidth: this.#o.idLengthWidth } : {}),
             groups: {
               lookup: (id) =>
                 toHex(id.data) === this.groupNumber.toString(16).padStart(8, '0')
@@ -255,6 +262,8 @@ export class TestKeyServer {
       seq,
       signingKey: signWith ?? signingKey().priv,
       sigHash: k.policy.sigHash,
+      ...(this.#o.sigForm !== undefined ? { sigForm: this.#o.sigForm } : {}),
+      ...(this.#o.idLengthWidth !== undefined ? { idLengthWidth: this.#o.idLengthWidth } : {}),
     })
   }
 

@@ -266,6 +266,10 @@ function serverLocal(doc: IosDoc, sl: IosNode, path: string, ctx: Ctx): ServerLo
         } else if (dst !== undefined) {
           rekey['multicastAddress'] = dst
           doc.mapPath(`${path}.rekey.multicastAddress`, permit?.line ?? rekeyAcl.line)
+          // The ACL's source host is the key server (the push source); use it when there is no
+          // `address ipv4` line.
+          const src = permit ? String(permit.input['source']) : ''
+          if (address === undefined && isIpv4(src)) address = { value: src, line: permit?.line ?? rekeyAcl.line }
         }
       }
     }

@@ -5,7 +5,7 @@
 // (PKCS#8 PEM, mode 0600, atomic write) and loaded from there afterwards. `file`: loaded from the
 // given PEM. Either way the file must not be readable by group/others, must be RSA ≥ 2048 bits.
 // A second key server (the same group served from two machines) uses the first one's key:
-// `exportSigningKeyPem()` (CLI: `gdoi-ks export-key`) → copy → `signingKey: { file: … }`.
+// `exportSigningKeyPem()` (`gdoi-ks export-key`) → copy (0600) → `signingKey: { file: … }`.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto'
 import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'

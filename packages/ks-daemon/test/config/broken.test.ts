@@ -59,6 +59,7 @@ const CASES: Array<[string, string, ConfigIssue[]]> = [
   ['rsa-sig without identity', BASE.replace('group: 5 }', 'group: 5, authentication: rsa-sig }'), [{ path: 'ike.identity', message: 'a policy uses rsa-sig: give identity { certFile, keyFile }', line: 2 }]],
   ['two key sources', BASE.replace('key: s3cret-psk', 'key: s3cret-psk, keyEnv: X'), [{ path: 'ike.preSharedKeys[0]', message: 'give only one of key, keyFile, keyEnv', line: 3 }]],
   ['no key source', BASE.replace(', key: s3cret-psk', ''), [{ path: 'ike.preSharedKeys[0]', message: 'required: key, keyFile or keyEnv', line: 3 }]],
+  ['numeric key', BASE.replace('key: s3cret-psk', 'key: 0123'), [{ path: 'ike.preSharedKeys[0].key', message: 'must be text: put the key in quotes', line: 3 }]],
   ['keyEnv not set', BASE.replace('key: s3cret-psk', 'keyEnv: GDOI_TEST_PSK'), [{ path: 'ike.preSharedKeys[0].keyEnv', message: 'environment variable GDOI_TEST_PSK is not set', line: 3 }]],
   ['keyFile missing', BASE.replace('key: s3cret-psk', 'keyFile: /nonexistent/psk'), [{ path: 'ike.preSharedKeys[0].keyFile', message: 'cannot read /nonexistent/psk (ENOENT)', line: 3 }]],
   ['GCM with integrity', group('transform: esp-gcm 256 esp-sha-hmac'), [{ path: 'groups[0].transform', message: 'esp-gcm is authenticated encryption: remove the integrity transform', line: 8 }]],

@@ -63,6 +63,8 @@ t.test('multicast rekey (the IOS default) takes its group address from the rekey
   const g = parse(text).config.groups[0]
   t.same(g?.kek, { algorithm: '3des', lifetimeSec: 7200 })
   t.match(g?.rekey, { transport: 'multicast', multicastAddress: '239.192.1.1', retransmitPeriodSec: 15, retransmitCount: 3, sigHash: 'sha256' })
+  const noAddress = text.replace('  address ipv4 192.0.2.1\n', '').replace('host 192.0.2.1 eq 848', 'host 192.0.2.9 eq 848')
+  t.same(parse(noAddress).config.listen, { address: '192.0.2.9', port: 848 }, 'without "address ipv4", the rekey ACL source is the KS address')
   t.same(issues(LAB.replace('  rekey transport unicast\n', '')), [
     { path: 'groups[0].rekey.multicastAddress', message: 'multicast rekey (the IOS default) needs "rekey address ipv4 ACL"; or add "rekey transport unicast"', line: 15 },
   ])
