@@ -48,6 +48,8 @@ class Histogram {
 
 export interface TargetStats {
   inputs: number
+  /** Wall time spent in the target (ms), generation excluded. */
+  totalMs: number
   rejected: number
   bugs: Record<string, number>
   outcomes: Record<string, number>
@@ -99,7 +101,7 @@ export class Engine {
     this.schedule = targets.flatMap((t, i) => Array.from({ length: Math.max(1, Math.round(t.weight * 4)) }, () => i))
     this.hist = targets.map(() => new Histogram())
     this.stats = targets.map(() => ({
-      inputs: 0, rejected: 0, bugs: {}, outcomes: {}, maxInputBytes: 0,
+      inputs: 0, totalMs: 0, rejected: 0, bugs: {}, outcomes: {}, maxInputBytes: 0,
       slowest: { ms: 0, rerunMs: 0, bytes: 0, sha: '' }, maxRerunMs: 0, slowInputs: 0, maxAllocBytes: 0, maxAllocPerInputByte: 0,
       p50Ms: 0, p99Ms: 0, p999Ms: 0,
     }))
@@ -150,6 +152,7 @@ export class Engine {
     }
     this.total++
     st.inputs++
+    st.totalMs += ms
     if (input.length > st.maxInputBytes) st.maxInputBytes = input.length
     this.hist[ti]!.add(ms)
     this.all.add(ms)

@@ -9,12 +9,14 @@
 //     packages/gdoi-wire/fuzz/long-run.ts --inputs 10000000 [--seconds N] [--targets a,b] [--seed N]
 //     [--out DIR] [--slow-ms 10] [--alloc-every 20000] [--hang-sec 60] [--progress-sec 30] [--max-old-mb 512]
 //   … long-run.ts --repro FILE.bin --target NAME     re-runs one saved input and prints what it does
+//   … long-run.ts --worst-case                        times the hand-built worst cases (worst-case.ts)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname, cpus } from 'node:os'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { Engine, sha, type Finding, type TargetStats } from './engine.js'
 import { MAX_INPUT_BYTES } from './mutators.js'
 import { bugKind, target, TARGETS } from './targets.js'
+import { measureWorstCases } from './worst-case.js'
 
 interface Options {
   inputs: number
@@ -29,10 +31,11 @@ interface Options {
   maxOldMb: number
   repro?: string
   target?: string
+  worstCase?: boolean
 }
 
 type Snapshot = ReturnType<Engine['snapshot']> & { heapUsed: number; external: number }
-type FromWorker = { type: 'stats'; snap: Snapshot } | { type: 'finding'; finding: Finding } | { type: 'done'; snap: Snapshot; seconds: number }
+type FromWorker = { type: 'ready'; seeds: number } | { type: 'stats'; snap: Snapshot } | { type: 'finding'; finding: Finding } | { type: 'done'; snap: Snapshot; seconds: number }
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
@@ -62,6 +65,7 @@ function parseArgs(argv: string[]): Options {
       case '--out': o.out = v; i++; break
       case '--repro': o.repro = v; i++; break
       case '--target': o.target = v; i++; break
+      case '--worst-case': o.worstCase = true; break
       default: throw new Error(`unknown option ${k} (see the header of long-run.ts)`)
     }
   }
@@ -79,6 +83,7 @@ function workerMain(o: Options, ctl: Int32Array, current: Uint8Array): void {
     const m = process.memoryUsage()
     return { ...engine.snapshot(), heapUsed: m.heapUsed, external: m.external }
   }
+  port.postMessage({ type: 'ready', seeds: engine.seeds.reduce((n, x) => n + x.length, 0) } satisfies FromWorker)
   const started = performance.now()
   let lastStats = started
   let reported = 0
@@ -128,19 +133,19 @@ function bugsOf(t: TargetStats): number {
   return Object.values(t.bugs).reduce((a, b) => a + b, 0)
 }
 
-function summary(o: Options, snap: Snapshot, seconds: number, rss: { max: number; afterWarmup: number; end: number }, stopped: string | undefined): string {
+function summary(o: Options, snap: Snapshot, seconds: number, rss: { ready: number; max: number; afterWarmup: number; end: number; workerHeapMax: number }, stopped: string | undefined): string {
   const rows = Object.entries(snap.targets).map(([name, t]) => {
     const bugs = Object.entries(t.bugs).map(([k, v]) => `${k} ×${v}`).join(', ') || '0'
-    return `| ${name} | ${fmt(t.inputs)} | ${fmt(t.rejected)} | ${bugs} | ${t.p50Ms.toFixed(3)} | ${t.p99Ms.toFixed(3)} | ${t.slowest.ms.toFixed(2)} (re-run ${t.slowest.rerunMs.toFixed(2)}) | ${t.maxRerunMs.toFixed(2)} | ${t.slowInputs} | ${fmt(t.maxInputBytes)} | ${(t.maxAllocBytes / 1024).toFixed(0)} KiB / ${t.maxAllocPerInputByte.toFixed(0)} |`
+    return `| ${name} | ${fmt(t.inputs)} | ${((1000 * t.totalMs) / Math.max(1, t.inputs)).toFixed(0)} | ${fmt(t.rejected)} | ${bugs} | ${t.p50Ms.toFixed(3)} | ${t.p99Ms.toFixed(3)} | ${t.slowest.ms.toFixed(2)} (re-run ${t.slowest.rerunMs.toFixed(2)}) | ${t.maxRerunMs.toFixed(2)} | ${t.slowInputs} | ${fmt(t.maxInputBytes)} | ${(t.maxAllocBytes / 1024).toFixed(0)} KiB / ${t.maxAllocPerInputByte.toFixed(0)} |`
   })
   const totalBugs = Object.values(snap.targets).reduce((n, t) => n + bugsOf(t), 0)
   return [
     `fuzz long run: ${fmt(snap.total)} inputs in ${dur(seconds)} (${fmt(snap.total / seconds)}/s), seed ${o.seed}, ${new Date().toISOString()}, ${hostname()} (${cpus().length}× ${cpus()[0]?.model ?? '?'}), Node ${process.version}${stopped !== undefined ? `, STOPPED: ${stopped}` : ''}`,
     `exceptions other than DecodeError: ${totalBugs}; per input: p50 ${snap.p50Ms.toFixed(3)} ms, p99 ${snap.p99Ms.toFixed(3)} ms, p99.9 ${snap.p999Ms.toFixed(3)} ms, max ${snap.maxMs.toFixed(2)} ms (single measurement)`,
-    `RSS: max ${(rss.max / 2 ** 20).toFixed(0)} MiB, after warm-up ${(rss.afterWarmup / 2 ** 20).toFixed(0)} MiB, at the end ${(rss.end / 2 ** 20).toFixed(0)} MiB; worker heap at the end ${(snap.heapUsed / 2 ** 20).toFixed(0)} MiB`,
+    `RSS (process, TypeScript loader included): before the first input ${(rss.ready / 2 ** 20).toFixed(0)} MiB, max ${(rss.max / 2 ** 20).toFixed(0)} MiB, 60 s in ${(rss.afterWarmup / 2 ** 20).toFixed(0)} MiB, at the end ${(rss.end / 2 ** 20).toFixed(0)} MiB; fuzz worker heap + external: max ${(rss.workerHeapMax / 2 ** 20).toFixed(0)} MiB, at the end ${((snap.heapUsed + snap.external) / 2 ** 20).toFixed(0)} MiB (sampled every 5 s)`,
     '',
-    '| target | inputs | DecodeError | other exceptions | p50 ms | p99 ms | slowest ms (re-run) | max re-run ms | slow inputs | max input B | max alloc / per input B |',
-    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| target | inputs | mean µs | DecodeError | other exceptions | p50 ms | p99 ms | slowest ms (re-run) | max re-run ms | slow inputs | max input B | max alloc / per input B |',
+    '|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
   ].join('\n')
 }
@@ -157,7 +162,8 @@ function supervise(o: Options): void {
   let lastBeat = -1
   let lastBeatAt = t0
   let lastProgress = t0
-  const rss = { max: 0, afterWarmup: 0, end: 0 }
+  /** RSS (whole process: both threads, the TypeScript loader included): when the corpus is built, max, 60 s in, at the end. */
+  const rss = { ready: 0, max: 0, afterWarmup: 0, end: 0, workerHeapMax: 0 }
   const findings: string[] = []
   console.log(`fuzz: ${fmt(o.inputs)} inputs over ${o.targets.length} targets, seed ${o.seed}, findings → ${o.out}`)
 
@@ -199,11 +205,15 @@ function supervise(o: Options): void {
   }, 1000)
 
   worker.on('message', (m: FromWorker) => {
-    if (m.type === 'finding') {
+    if (m.type === 'ready') {
+      rss.ready = process.memoryUsage().rss
+      console.log(`fuzz: ${fmt(m.seeds)} seeds; RSS before the first input ${(rss.ready / 2 ** 20).toFixed(0)} MiB`)
+    } else if (m.type === 'finding') {
       findings.push(writeFinding(o.out, m.finding))
       console.log(`fuzz: ${m.finding.kind} in ${m.finding.target}: ${m.finding.message.split('\n')[0]} → ${findings.at(-1)}.bin`)
     } else {
       snap = m.snap
+      rss.workerHeapMax = Math.max(rss.workerHeapMax, m.snap.heapUsed + m.snap.external)
       if (m.type === 'done') seconds = m.seconds
     }
   })
@@ -246,9 +256,19 @@ function repro(file: string, name: string): void {
   }
 }
 
+function worstCaseTable(): void {
+  console.log('| input | target | octets | outcome | min ms (warm) | allocated |')
+  console.log('|---|---|---:|---|---:|---:|')
+  for (const r of measureWorstCases()) {
+    const alloc = r.allocBytes === undefined ? '—' : `${(r.allocBytes / 2 ** 20).toFixed(1)} MiB (${(r.allocBytes / r.bytes).toFixed(0)}×)`
+    console.log(`| ${r.name} | ${r.target} | ${fmt(r.bytes)} | ${r.outcome} | ${r.ms.toFixed(2)} | ${alloc} |`)
+  }
+}
+
 if (isMainThread) {
   const o = parseArgs(process.argv.slice(2))
   if (o.repro !== undefined) repro(o.repro, o.target ?? 'datagram')
+  else if (o.worstCase === true) worstCaseTable()
   else supervise(o)
 } else {
   const d = workerData as { o: Options; ctl: Int32Array; current: Uint8Array }

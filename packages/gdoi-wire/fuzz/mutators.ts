@@ -19,6 +19,7 @@ export type Mutation =
   | { readonly op: 'repeat'; readonly pick: number; readonly times: number }
   | { readonly op: 'remove'; readonly pick: number }
   | { readonly op: 'nest'; readonly pick: number; readonly depth: number }
+  | { readonly op: 'attr'; readonly pick: number; readonly choice: number }
 
 /** Payloads and attributes of the corpus by level, to splice into other inputs. */
 export interface Donor {
@@ -85,6 +86,41 @@ function boundaryValues(f: Field, current: number): readonly number[] {
     case 'flags':
       return [0, 1, 2, 3, 4, 7, 0xff, current ^ 1]
   }
+}
+
+// Data attributes (spec §2.4; CVE-2023-20109 was in GDOI attribute processing): TV values at the edges
+// of what the policy code accepts, TLV values of awkward sizes (empty, wider than a JS-safe integer),
+// and another attribute type for the same value (type confusion).
+const TV_VALUES = [0, 1, 2, 3, 4, 5, 7, 12, 20, 64, 0x80, 0xc0, 0x100, 0x7fff, 0x8000, 0xffff]
+const TLV_SIZES = [0, 1, 2, 3, 4, 6, 7, 8, 16, 255, 256]
+const ATTR_TYPES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 0x7fff]
+
+function mutateAttribute(b: Uint8Array, sp: Span, choice: number): Uint8Array {
+  const tvForm = ((b[sp.start] ?? 0) & 0x80) !== 0
+  const c = Math.abs(choice)
+  if (c % 4 === 0) {
+    // another type, same form and value
+    const out = b.slice()
+    const type = ATTR_TYPES[(c >> 2) % ATTR_TYPES.length] ?? 0
+    writeField(out, sp.start, 2, (tvForm ? 0x8000 : 0) | type)
+    return out
+  }
+  if (tvForm) {
+    const out = b.slice()
+    writeField(out, sp.start + 2, 2, TV_VALUES[(c >> 2) % TV_VALUES.length] ?? 0)
+    return out
+  }
+  // TLV: a value of another size, big-endian, all 0x01..0xff-ish so numeric readers see a large number
+  const size = TLV_SIZES[(c >> 2) % TLV_SIZES.length] ?? 0
+  const value = new Uint8Array(size).fill(c & 1 ? 0xff : 0x01)
+  if (size > 0 && c & 2) value[0] = 0
+  const attr = new Uint8Array(4 + size)
+  attr.set(b.subarray(sp.start, sp.start + 2), 0)
+  writeField(attr, 2, 2, size)
+  attr.set(value, 4)
+  const out = replaceRange(b, sp.start, sp.end, attr)
+  adjust(out, sp.enclosing, attr.length - (sp.end - sp.start))
+  return out
 }
 
 // ---- splicing helpers -------------------------------------------------------------------------------
@@ -199,6 +235,13 @@ function applyOne(b: Uint8Array, layout: Layout, m: Mutation, pool: DonorPool): 
       if (isGeneric(sp.level)) setType(out, sp, b[sp.start] ?? 0)
       return out
     }
+    case 'attr': {
+      const sp = pick(
+        scan(b, layout).spans.filter((s) => s.level === 'attribute'),
+        m.pick,
+      )
+      return sp === undefined ? b : mutateAttribute(b, sp, m.choice)
+    }
     case 'nest': {
       const sp = pick(
         scan(b, layout).spans.filter((s) => s.level === 'top' || s.level === 'nested'),
@@ -283,7 +326,8 @@ export function randomMutation(rng: Rng, layout: Layout): Mutation {
   if (r < 30) return { op: 'insert', at, bytes: rng.chance(0.5) ? rng.bytes(1 + rng.int(16)) : new Uint8Array(1 + rng.int(8)).fill(rng.chance(0.5) ? 0 : 0xff) }
   if (r < 38) return { op: 'delete', at, count: 1 + rng.int(rng.chance(0.8) ? 8 : 256) }
   if (r < 45) return { op: 'truncate', at }
-  if (r < 70) return { op: 'field', pick: rng.u32(), choice: rng.u32() }
+  if (r < 60) return { op: 'field', pick: rng.u32(), choice: rng.u32() }
+  if (r < 70) return { op: 'attr', pick: rng.u32(), choice: rng.u32() }
   if (r < 82) return { op: 'splice', pick: rng.u32(), donor: rng.u32(), insert: rng.chance(0.4) }
   if (r < 88) return { op: 'repeat', pick: rng.u32(), times: rng.chance(0.8) ? rng.int(4) : rng.int(64) }
   if (r < 94) return { op: 'remove', pick: rng.u32() }
@@ -302,6 +346,7 @@ const nat = fc.nat()
 export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('field' as const), pick: nat, choice: nat }),
   fc.record({ op: fc.constant('splice' as const), pick: nat, donor: nat, insert: fc.boolean() }),
+  fc.record({ op: fc.constant('attr' as const), pick: nat, choice: nat }),
   fc.record({ op: fc.constant('flip' as const), at: nat, bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ op: fc.constant('set' as const), at: nat, value: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ op: fc.constant('insert' as const), at: nat, bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),

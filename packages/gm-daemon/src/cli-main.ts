@@ -6,6 +6,7 @@
 import yargs from 'yargs'
 import { ControlError, controlRequest, DEFAULT_GM_CONTROL_SOCKET, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '@gdoi/daemon-kit'
 import { loadGmConfig } from './config/load.js'
+import { parseMetricsListen, type MetricsListen } from '@gdoi/daemon-kit/metrics-listen'
 import { runGroupMember, type RunningDaemon } from './daemon.js'
 import { renderStatus, type GmStatus } from './status.js'
 
@@ -21,7 +22,7 @@ export interface CliIo {
 }
 
 type Parsed =
-  | { kind: 'run'; config: string; logLevel?: LogLevel; logFormat?: LogFormat; keylog?: string }
+  | { kind: 'run'; config: string; logLevel?: LogLevel; logFormat?: LogFormat; keylog?: string; metrics?: MetricsListen }
   | { kind: 'status'; socket: SocketRef; json: boolean }
   | { kind: 'reload'; socket: SocketRef }
   | { kind: 'help'; text: string }
@@ -55,10 +56,18 @@ async function parse(argv: readonly string[]): Promise<Parsed> {
           .option('config', { alias: 'c', type: 'string', requiresArg: true, describe: 'configuration file (YAML or pasted IOS)' })
           .option('log-level', { type: 'string', choices: LOG_LEVELS, requiresArg: true, describe: 'override log.level' })
           .option('log-format', { type: 'string', choices: LOG_FORMATS, requiresArg: true, describe: 'override log.format (json, pretty, auto)' })
-          .option('keylog', { type: 'string', requiresArg: true, describe: 'append Wireshark/gdoi key lines to FILE (0600; contains secrets)' }),
+          .option('keylog', { type: 'string', requiresArg: true, describe: 'append Wireshark/gdoi key lines to FILE (0600; contains secrets)' })
+          .option('metrics', { type: 'string', requiresArg: true, describe: 'serve Prometheus metrics at http://ADDR:PORT/metrics (off by default; a bare PORT binds 127.0.0.1), e.g. 127.0.0.1:9849' }),
       (a) => {
         if (typeof a.config !== 'string' || a.config === '') {
           failure = 'run needs --config FILE'
+          return
+        }
+        let metrics: MetricsListen | undefined
+        try {
+          metrics = typeof a.metrics === 'string' ? parseMetricsListen(a.metrics) : undefined
+        } catch (err) {
+          failure = (err as Error).message
           return
         }
         picked = {
@@ -67,6 +76,7 @@ async function parse(argv: readonly string[]): Promise<Parsed> {
           ...(typeof a.logLevel === 'string' ? { logLevel: a.logLevel as LogLevel } : {}),
           ...(typeof a.logFormat === 'string' ? { logFormat: a.logFormat as LogFormat } : {}),
           ...(typeof a.keylog === 'string' ? { keylog: a.keylog } : {}),
+          ...(metrics !== undefined ? { metrics } : {}),
         }
       },
     )
@@ -147,6 +157,7 @@ async function run(p: Extract<Parsed, { kind: 'run' }>, io: CliIo): Promise<numb
       ...(p.logLevel !== undefined ? { logLevel: p.logLevel } : {}),
       ...(p.logFormat !== undefined ? { logFormat: p.logFormat } : {}),
       ...(p.keylog !== undefined ? { keylog: p.keylog } : {}),
+      ...(p.metrics !== undefined ? { metrics: p.metrics } : {}),
     })
   } catch (err) {
     io.stderr(`${NAME}: ${problem(err)}\n`)

@@ -16,6 +16,7 @@ import {
   type LogLevel,
   type UdpTransport,
 } from '@gdoi/daemon-kit'
+import type { MetricsListen } from '@gdoi/daemon-kit/metrics-listen'
 import { loadGmConfig, type GmConfigOverrides } from './config/load.js'
 import type { GmConfig } from './config/types.js'
 import { tunEnabled, type DataPlaneFactory } from './data-plane-seam.js'
@@ -28,6 +29,8 @@ export interface RunOptions {
   readonly logLevel?: LogLevel
   readonly logFormat?: LogFormat
   readonly keylog?: string
+  /** Serve Prometheus metrics here (`--metrics`; daemon-kit metrics-gm.ts). Default: no endpoint. */
+  readonly metrics?: MetricsListen
   /** Where log lines go (default stdout). */
   readonly logDestination?: DestinationStream
   /** Tests: the data plane to use instead of the configuration's choice; null = control plane only. */
@@ -41,6 +44,8 @@ export interface RunningDaemon {
   readonly log: Logger
   readonly transport: UdpTransport
   readonly controlPath: string
+  /** The metrics endpoint's port (with `metrics`; the real one when port 0 was asked for). */
+  readonly metricsPort?: number
   /** Re-reads the configuration file and re-registers. */
   reload(): Promise<ReloadResult>
   close(): Promise<void>
@@ -86,6 +91,13 @@ export async function runGroupMember(o: RunOptions): Promise<RunningDaemon> {
     const firstKs = config.keyServers[0]
     const localAddress = wildcard && firstKs !== undefined ? await routeSourceAddress(firstKs.address, firstKs.port) : config.local.address
     const dataPlane = o.dataPlane !== undefined ? (o.dataPlane ?? undefined) : tunEnabled(config) ? tunDataPlane : undefined
+    // Metrics before the member starts, so its first registration is counted; prom-client is loaded
+    // only when asked for.
+    const metrics =
+      o.metrics === undefined
+        ? undefined
+        : await (await import('@gdoi/daemon-kit/metrics')).startGmMetricsEndpoint({ ...o.metrics, log, member: `${localAddress}:${transport.local.port}` })
+    if (metrics !== undefined) cleanups.push(() => metrics.close())
     const gm = await startGroupMember({
       config,
       transport,
@@ -104,6 +116,7 @@ export async function runGroupMember(o: RunOptions): Promise<RunningDaemon> {
           }),
     })
     cleanups.push(() => gm.close())
+    metrics?.setSource(() => gm.status())
     const reload = async (): Promise<ReloadResult> => {
       try {
         const next = await loadGmConfig(o.configPath, loadOpts)
@@ -134,6 +147,7 @@ export async function runGroupMember(o: RunOptions): Promise<RunningDaemon> {
       log,
       transport,
       controlPath: control.path,
+      ...(metrics !== undefined ? { metricsPort: metrics.port } : {}),
       reload,
       close: () => (closing ??= cleanup()),
     }

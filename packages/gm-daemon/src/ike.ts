@@ -3,7 +3,7 @@
 // the key server (longest prefix wins), or the RSA identity (certificate + key) with the CA that must
 // have issued the key server's certificate. Our phase-1 identity is ID_IPV4_ADDR of the local address
 // (IOS `crypto isakmp identity address`, the default), with either authentication method.
-import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto'
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { IdType, idIpv4, type IdPayload } from '@gdoi/wire'
 import type { InitiatorConfig, Phase1Proposal, RetransmitPolicy, VerifyPeerCert } from '@gdoi/wire/exchange/index'
@@ -70,7 +70,7 @@ export function caVerifier(ca: X509Certificate | undefined, nowMs: () => number)
     } else if (id.idType !== IdType.DER_ASN1_DN) {
       return undefined
     }
-    return new Uint8Array(createPublicKey(cert.publicKey).export({ type: 'spki', format: 'der' }))
+    return new Uint8Array(cert.publicKey.export({ type: 'spki', format: 'der' }))
   }
 }
 

@@ -4,15 +4,22 @@
 // then the endpoint on 127.0.0.1 (port 0) is scraped.
 import t from 'tap'
 import { request } from 'node:http'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createLogSink, createUdpTransport } from '@gdoi/daemon-kit'
 import { createGmMetrics, createMetricsRegistry, startMetricsServer, type MetricsServer } from '@gdoi/daemon-kit/metrics'
 import { createMemoryTun } from '../src/dataplane/memory-tun.js'
 import { buildIcmpEcho, buildIpv4, IpProto } from '../src/dataplane/ipv4.js'
 import { dataPlaneOver } from '../src/tun-data-plane.js'
+import { runGroupMember } from '../src/daemon.js'
+import { cliMain } from '../src/cli-main.js'
 import { GM_ADDRESS, setup } from './helpers/harness.js'
+import { PSK_TEXT, TestKeyServer } from './helpers/test-ks.js'
 
 const GROUP_LABEL = 'group="GETVPN-GRP"'
 
-function scrape(server: MetricsServer): Promise<string> {
+function scrape(server: Pick<MetricsServer, 'port'>): Promise<string> {
   return new Promise((resolve, reject) => {
     request({ host: '127.0.0.1', port: server.port, path: '/metrics', agent: false }, (res) => {
       let body = ''
@@ -75,4 +82,56 @@ t.test('a running group member with a data plane, scraped', async (t) => {
   t.ok(st.ipsecSas.some((r) => r.spiHex === '0x00002002'), 'the rolled-over TEK is installed')
   t.match(text, new RegExp(`^gdoi_gm_kek_remaining_lifetime_seconds\\{${GROUP_LABEL},spi="0x[0-9A-F]+"\\} \\d+$`, 'm'))
   t.match(text, /^process_cpu_seconds_total /m, 'process metrics too')
+})
+
+t.test('gdoi-gm run --metrics: the daemon serves its metrics on loopback (real UDP, port 0)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gdoi-gm-metrics-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const ksT = await createUdpTransport({ address: '127.0.1.1', port: 0 })
+  t.teardown(() => ksT.close())
+  const ks = new TestKeyServer(ksT, { address: '127.0.1.1' }, () => Date.now())
+  const pskFile = join(dir, 'psk')
+  writeFileSync(pskFile, `${PSK_TEXT}\n`, { mode: 0o600 })
+  const configPath = join(dir, 'gm.yaml')
+  writeFileSync(
+    configPath,
+    `
+group: { name: LAB-GRP, identity: { number: 1234 } }
+keyServers: ["127.0.1.1:${ksT.local.port}"]
+local: { address: 127.0.1.4, port: 0 }
+ike:
+  policies: [{ encryption: aes-256, hash: sha1, group: 2 }]
+  preSharedKeys: [{ peer: 127.0.1.0/24, keyFile: ${pskFile} }]
+controlSocket: ${join(dir, 'run', 'gm.sock')}
+log: { level: info, format: json }
+`,
+  )
+  const sink = createLogSink()
+  const d = await runGroupMember({ configPath, logDestination: sink.stream, dataPlane: null, metrics: { address: '127.0.0.1', port: 0 } })
+  let closed = false
+  t.teardown(async () => {
+    if (!closed) await d.close()
+  })
+  const port = d.metricsPort
+  if (port === undefined) throw new Error('no metrics port')
+  const end = Date.now() + 10_000
+  while (d.gm.status().registration.status !== 'Registered' && Date.now() < end) await new Promise((r) => setTimeout(r, 10))
+  t.equal(ks.registrations.length, 1)
+  await new Promise((r) => setTimeout(r, 300)) // past the per-scrape status cache
+  const text = await scrape({ port })
+  t.equal(sample(text, 'gdoi_gm_registered{group="LAB-GRP"}'), 1)
+  t.equal(sample(text, 'gdoi_gm_registrations_total{group="LAB-GRP",result="registered"}'), 1)
+  t.equal(sample(text, 'gdoi_gm_phase1_established_total{group="LAB-GRP"}'), 1)
+  t.same(text.split('\n').filter((l) => l.startsWith('gdoi_gm_dataplane')), [], 'no data plane, no data-plane series')
+  t.match(sink.text(), /"msg":"metrics endpoint listening"/)
+  await d.close()
+  closed = true
+  await t.rejects(scrape({ port }), { code: 'ECONNREFUSED' }, 'the endpoint closes with the daemon')
+})
+
+t.test('gdoi-gm run --metrics with a bad address is a usage error (exit 2)', async (t) => {
+  const err: string[] = []
+  const code = await cliMain(['run', '--config', '/nonexistent.yaml', '--metrics', 'localhost:9849'], { stdout: () => {}, stderr: (s) => err.push(s) })
+  t.equal(code, 2)
+  t.match(err.join(''), /metrics: bad address in "localhost:9849"/)
 })

@@ -23,17 +23,19 @@ const why =
   : !loader.some((a) => a.includes('@tapjs/typescript')) ? 'not running under the tap TypeScript loader'
   : undefined
 
+let exitCode: number | null | undefined
+
 async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const v = await fn().catch(() => undefined)
     if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > end || exitCode !== undefined) throw new Error(`${exitCode !== undefined ? `exited (${exitCode})` : 'timed out'} waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 50))
   }
 }
 
-t.test('gdoi-gm run in a private netns: registers, status, SIGTERM', { skip: why ?? false }, async (t) => {
+t.test('gdoi-gm run in a private netns: registers, status, SIGTERM', { skip: why ?? false, timeout: 180_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gdoi-gm-spawn-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const psk = join(dir, 'psk')
@@ -55,8 +57,11 @@ log: { level: info, format: json }
   )
   const script = [
     'ip link set lo up || exit 97',
-    '"$NODE" $LOADER "$PKG/test/helpers/ks-process.ts" 127.0.1.1 848 <&0 >"$DIR/ks.out" 2>&1 &',
-    'i=0; until grep -q ready "$DIR/ks.out" 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && exit 98; sleep 0.05; done',
+    // fd 3: our stdin for the background key server (sh gives background jobs /dev/null as stdin)
+    'exec 3<&0',
+    '"$NODE" $LOADER "$PKG/test/helpers/ks-process.ts" 127.0.1.1 848 <&3 >"$DIR/ks.out" 2>&1 &',
+    'exec 3<&-',
+    'i=0; until grep -q ready "$DIR/ks.out" 2>/dev/null; do i=$((i+1)); [ $i -gt 1200 ] && exit 98; sleep 0.05; done',
     'exec "$NODE" $LOADER "$PKG/src/cli.ts" run --config "$CONFIG" --keylog "$DIR/keys.log"',
   ].join('\n')
   const child = spawn('unshare', ['-n', 'sh', '-c', script], {
@@ -67,7 +72,12 @@ log: { level: info, format: json }
   let err = ''
   child.stdout.on('data', (b: Buffer) => (out += b.toString()))
   child.stderr.on('data', (b: Buffer) => (err += b.toString()))
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)))
+  const exited = new Promise<number | null>((res) =>
+    child.on('exit', (code) => {
+      exitCode = code
+      res(code)
+    }),
+  )
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL')
     child.stdin.end() // the key server process exits when its stdin closes
@@ -76,7 +86,11 @@ log: { level: info, format: json }
   const st = await until(async () => {
     const s = (await controlRequest(sock, { cmd: 'status' })) as GmStatus
     return s.registration.status === 'Registered' ? s : undefined
-  }, `registration (stderr: ${err})`)
+  }, 'registration', 90_000).catch((e: unknown) => {
+    const ksOut = existsSync(join(dir, 'ks.out')) ? readFileSync(join(dir, 'ks.out'), 'utf8') : '(none)'
+    t.comment(`member stdout:\n${out}\nmember stderr:\n${err}\nkey server:\n${ksOut}`)
+    throw e
+  })
   t.equal(st.group.name, 'NS-GRP')
   t.equal(st.registration.registeredWith, '127.0.1.1')
   t.ok(st.dataPlane?.running, 'data plane running on the TUN in the namespace')

@@ -1,5 +1,5 @@
 // gdoi-ks command line (yargs, strict), parsed without touching the process:
-//   gdoi-ks [run] --config F [--log-level L] [--log-format json|pretty|auto] [--keylog F]
+//   gdoi-ks [run] --config F [--log-level L] [--log-format json|pretty|auto] [--keylog F] [--state-dir D] [--control-socket P]
 //   gdoi-ks status [--json] [--socket P | --config F]
 //   gdoi-ks reload [--socket P | --config F]
 //   gdoi-ks rekey --group NAME [--kek] [--socket P | --config F]
@@ -8,7 +8,15 @@ import yargs from 'yargs'
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '@gdoi/daemon-kit'
 
 export type CliCommand =
-  | { readonly cmd: 'run'; readonly config: string; readonly logLevel?: LogLevel; readonly logFormat?: LogFormat; readonly keylog?: string }
+  | {
+      readonly cmd: 'run'
+      readonly config: string
+      readonly logLevel?: LogLevel
+      readonly logFormat?: LogFormat
+      readonly keylog?: string
+      readonly stateDir?: string
+      readonly controlSocket?: string
+    }
   | { readonly cmd: 'status'; readonly json: boolean; readonly socket?: string; readonly config?: string }
   | { readonly cmd: 'reload'; readonly socket?: string; readonly config?: string }
   | { readonly cmd: 'rekey'; readonly group: string; readonly kind: 'tek' | 'kek'; readonly socket?: string; readonly config?: string }
@@ -42,7 +50,9 @@ export async function parseArgs(argv: readonly string[]): Promise<ParsedArgs> {
           .option('config', { alias: 'c', type: 'string', requiresArg: true, demandOption: true, describe: 'YAML or Cisco IOS configuration file' })
           .option('log-level', { type: 'string', choices: LOG_LEVELS, requiresArg: true, describe: 'overrides log.level' })
           .option('log-format', { type: 'string', choices: LOG_FORMATS, requiresArg: true, describe: 'json | pretty | auto (pretty on a terminal)' })
-          .option('keylog', { type: 'string', requiresArg: true, describe: 'write Wireshark/gdoi-pcap key tables here (KEY MATERIAL, mode 0600)' }),
+          .option('keylog', { type: 'string', requiresArg: true, describe: 'write Wireshark/gdoi-pcap key tables here (KEY MATERIAL, mode 0600)' })
+          .option('state-dir', { type: 'string', requiresArg: true, describe: 'overrides stateDir' })
+          .option('control-socket', { type: 'string', requiresArg: true, describe: 'overrides controlSocket' }),
       (a) => {
         command = {
           cmd: 'run',
@@ -50,6 +60,8 @@ export async function parseArgs(argv: readonly string[]): Promise<ParsedArgs> {
           ...(str(a['log-level']) !== undefined ? { logLevel: a['log-level'] as LogLevel } : {}),
           ...(str(a['log-format']) !== undefined ? { logFormat: a['log-format'] as LogFormat } : {}),
           ...(str(a.keylog) !== undefined ? { keylog: String(a.keylog) } : {}),
+          ...(str(a['state-dir']) !== undefined ? { stateDir: String(a['state-dir']) } : {}),
+          ...(str(a['control-socket']) !== undefined ? { controlSocket: String(a['control-socket']) } : {}),
         }
       },
     )

@@ -38,6 +38,8 @@ export class GroupRuntime {
   signing: SigningKey | undefined
   /** Rekeys sent since start (status: "Rekeys sent"). */
   rekeysSent = 0
+  /** Which KEK (SPI hex) each member's lastAckSeq counts under (in memory; SEQs restart per KEK). */
+  readonly ackKek = new Map<string, string>()
 
   constructor(cfg: KsGroupConfig, state: GroupState | undefined, signing: SigningKey | undefined) {
     this.cfg = cfg

@@ -29,7 +29,7 @@ import { buildStatus, type KsStatus } from './status.js'
 import { applyReload, type ReloadResult } from './reload.js'
 import type { Rng } from './keygen.js'
 
-/** Switches for test captures and older peers (spec §8.2, §5.2); defaults are the RFC forms. */
+/** Switches for test captures and older peers (spec §8.2, §5.2); override `config.compat`. */
 export interface KsCompat {
   /** SAK/SAT ID Data Length width: 1 (RFC 6407, default) or 2 (what tshark 4.0 parses; captures only). */
   readonly idLengthWidth?: 1 | 2
@@ -46,6 +46,7 @@ export interface StartKeyServerOptions {
   readonly keylog?: KeyLog
   /** Randomness for cookies, nonces, SPIs and keys (default node:crypto randomBytes). */
   readonly rng?: Rng
+  /** Override `config.limits` (and the per-peer limits that are not configurable). */
   readonly limits?: Partial<SessionLimits>
   readonly compat?: KsCompat
   /** Where a group's push-signing RSA key comes from (default: generated/loaded in config.stateDir). */
@@ -90,10 +91,16 @@ export function buildResponderConfig(config: KsConfig, log: Logger, clock: Clock
 
 export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeyServer> {
   const { clock, transport, store } = opts
-  const log = opts.log.child({ c: 'ks' })
+  const root = opts.log
+  const log = root.child({ c: 'ks' })
   const rng = opts.rng ?? defaultRng
-  const limits: SessionLimits = { ...DEFAULT_SESSION_LIMITS, ...(opts.limits ?? {}) }
-  const idLengthWidth = opts.compat?.idLengthWidth ?? 1
+  const limits: SessionLimits = {
+    ...DEFAULT_SESSION_LIMITS,
+    maxHalfOpen: opts.config.limits.maxHalfOpenSa,
+    exchangeMaxMs: opts.config.limits.exchangeTimeoutSec * 1000,
+    ...(opts.limits ?? {}),
+  }
+  const idLengthWidth = opts.compat?.idLengthWidth ?? opts.config.compat.idLengthWidth
   const counters = new Counters()
   const groups = new GroupTable()
   const persist = new StatePersister(store, groups, clock, log, counters)
@@ -111,7 +118,7 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
   }
   const rekeyer = new Rekeyer({
     clock,
-    log: log.child({ c: 'rekey' }),
+    log: root.child({ c: 'rekey' }),
     counters,
     rng,
     send,
@@ -119,7 +126,7 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
     persist,
     groups,
     transportOf,
-    sigForm: opts.compat?.sigForm ?? 'rfc',
+    sigForm: opts.compat?.sigForm ?? opts.config.compat.pushSignature,
     idLengthWidth,
     ackMemory: new HashMemory(4096, 600_000),
   })
@@ -157,7 +164,7 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
   // ---- datagrams ----
   const sessions = new Sessions({
     clock,
-    log: log.child({ c: 'ike' }),
+    log: root.child({ c: 'ike' }),
     counters,
     ctx: { rng, nowMs: () => clock.nowMs() },
     send,
@@ -282,6 +289,7 @@ async function registered(ctx: KsContext, reg: PullRegistration, peer: Endpoint,
     lastAckSeq: null,
     senderIds: reg.sids?.values ?? [],
   })
+  g.ackKek.delete(key)
   ctx.rekeyer.memberRegistered(g, key)
   ctx.counters.inc(Counter.REGISTRATIONS)
   const fields = {

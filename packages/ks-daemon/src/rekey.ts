@@ -1,7 +1,9 @@
 // GROUPKEY-PUSH from the key server (spec §1.5, §5): scheduling, fan-out, retransmission, RFC 8263
 // acknowledgements and ejection of members that stop acknowledging.
 //
-// Schedule (per group; "lead" = min(max(30 s, 3·ATD), lifetime/3), so short test lifetimes still work):
+// Schedule (per group; "lead" = min(max(90 s, 3·ATD), lifetime/3): 90 s (spec §1.7) keeps the rekey ahead
+// of the members, which re-register about 60 s (+ jitter) before expiry when no rekey came (spec §6.2);
+// the lifetime/3 cap makes short test lifetimes work):
 //   TEK rekey   at  newest TEK created + TEK lifetime − lead: a new TEK (SPI, keys) is pushed; the old
 //               TEK stays valid until it expires (the overlap is the lead time);
 //   KEK rekey   at  KEK created + KEK lifetime − lead: a new KEK (SPI, IV ‖ key) and all live TEKs are
@@ -29,7 +31,7 @@ import type { KekState, TekState } from './store/index.js'
 import { TimerSet } from './timers.js'
 
 /** Rekeys start at least this long before expiry (but never earlier than lifetime/3 before). */
-export const MIN_REKEY_LEAD_SEC = 30
+export const MIN_REKEY_LEAD_SEC = 90
 /** Consecutive unacknowledged pushes after which a unicast member is removed. */
 export const MAX_MISSED_PUSHES = 3
 /** How often a push whose state could not be saved is tried again before giving up. */
@@ -79,6 +81,8 @@ export interface PushInfo {
   readonly kind: PushKind
   readonly seq: number
   readonly retransmits: number
+  /** RFC 8263 ACKs requested (unicast): retransmissions go only to awaitingAck. */
+  readonly ackMode: boolean
   readonly awaitingAck: readonly string[]
 }
 
@@ -354,6 +358,7 @@ export class Rekeyer {
       this.#d.log.warn({ event: LogEvent.REKEY_ACK_MISSING, group: g.name, member: key, seq: job.seq, missedInARow: missed }, 'member did not acknowledge the rekey')
       if (missed >= MAX_MISSED_PUSHES) {
         g.members.delete(key)
+        g.ackKek.delete(key)
         this.#d.counters.inc(Counter.MEMBERS_REMOVED)
         this.#d.log.warn({ event: LogEvent.MEMBER_REMOVED, group: g.name, member: key, reason: 'ack-missing', missedInARow: missed }, 'member removed from the rekey list')
         publish(DiagChannel.KS_MEMBER_REMOVED, { group: g.name, peer: key, reason: 'ack-missing', seq: job.seq })
@@ -394,7 +399,15 @@ export class Rekeyer {
       this.#d.log.debug({ event: LogEvent.REKEY_ACK, ok: false, peer, reason: 'not-a-member', seq: v.seq }, 'rekey acknowledgement from a non-member')
       return
     }
-    g.members.set(key, { ...m, missedPushes: 0, lastAckSeq: Math.max(m.lastAckSeq ?? 0, v.seq) })
+    // lastAckSeq counts under one KEK: a late ACK for a retired KEK does not overwrite a newer one.
+    const spiHex = hexOf(v.kekSpi)
+    const current = g.kek !== null && hexOf(g.kek.spi) === spiHex
+    const under = g.ackKek.get(key)
+    let lastAckSeq = m.lastAckSeq
+    if (under === spiHex) lastAckSeq = Math.max(m.lastAckSeq ?? 0, v.seq)
+    else if (current || under === undefined) lastAckSeq = v.seq
+    if (current || under === undefined) g.ackKek.set(key, spiHex)
+    g.members.set(key, { ...m, missedPushes: 0, lastAckSeq })
     this.#d.counters.inc(Counter.ACK_RECEIVED)
     this.#d.log.info({ event: LogEvent.REKEY_ACK, group: g.name, member: key, seq: v.seq }, 'rekey acknowledgement received')
     publish(DiagChannel.KS_ACK_RECEIVED, { group: g.name, peer: key, seq: v.seq, kekSpi: hexOf(v.kekSpi) })
@@ -410,7 +423,7 @@ export class Rekeyer {
   }
 
   pushes(): PushInfo[] {
-    return [...this.#jobs].map((j) => ({ group: j.group.name, kind: j.kind, seq: j.seq, retransmits: j.retransmits, awaitingAck: [...j.pending] }))
+    return [...this.#jobs].map((j) => ({ group: j.group.name, kind: j.kind, seq: j.seq, retransmits: j.retransmits, ackMode: j.ackMode, awaitingAck: [...j.pending] }))
   }
 
   #keylog(line: string): void {

@@ -7,7 +7,7 @@
 //                      with them; the live TEKs keep theirs, so all members keep the same SAs), the
 //                      KEK algorithm and lifetime (next KEK), GAP delays.
 // Needs a restart (reported, not applied): listen address/port, stateDir, controlSocket, keylog, log
-//                      settings, a group's identity, a different rekey signing key (members verify
+//                      settings, limits, compat, a group's identity, a different rekey signing key (members verify
 //                      pushes with the key they got at registration).
 import { LogEvent } from '@gdoi/daemon-kit'
 import type { KsConfig, KsGroupConfig, SigningKeyConfig } from './config/index.js'
@@ -41,6 +41,8 @@ export async function applyReload(ctx: KsContext, next: KsConfig, exchangeMaxMs:
   check('controlSocket', prev.controlSocket, next.controlSocket)
   check('keylog', prev.keylog, next.keylog)
   check('log', prev.log, next.log)
+  check('limits', prev.limits, next.limits)
+  check('compat', prev.compat, next.compat)
 
   // Build everything that can fail before changing anything.
   const ike = buildResponderConfig(next, ctx.log, ctx.clock, exchangeMaxMs)
@@ -77,7 +79,17 @@ export async function applyReload(ctx: KsContext, next: KsConfig, exchangeMaxMs:
   }
 
   // Apply.
-  ctx.config = { ...next, listen: prev.listen, stateDir: prev.stateDir, controlSocket: prev.controlSocket, keylog: prev.keylog, log: prev.log, groups: merged }
+  ctx.config = {
+    ...next,
+    listen: prev.listen,
+    stateDir: prev.stateDir,
+    controlSocket: prev.controlSocket,
+    keylog: prev.keylog,
+    log: prev.log,
+    limits: prev.limits,
+    compat: prev.compat,
+    groups: merged,
+  }
   ctx.ike = ike
   if (ikeChanged) applied.push('ike')
   for (const g of ctx.groups.all()) {

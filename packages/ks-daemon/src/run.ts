@@ -18,7 +18,12 @@ type RunCommand = Extract<CliCommand, { cmd: 'run' }>
 
 export function overridesOf(c: RunCommand): KsConfigOverrides {
   const log = { ...(c.logLevel !== undefined ? { level: c.logLevel } : {}), ...(c.logFormat !== undefined ? { format: c.logFormat } : {}) }
-  return { ...(Object.keys(log).length > 0 ? { log } : {}), ...(c.keylog !== undefined ? { keylog: c.keylog } : {}) }
+  return {
+    ...(Object.keys(log).length > 0 ? { log } : {}),
+    ...(c.keylog !== undefined ? { keylog: c.keylog } : {}),
+    ...(c.stateDir !== undefined ? { stateDir: c.stateDir } : {}),
+    ...(c.controlSocket !== undefined ? { controlSocket: c.controlSocket } : {}),
+  }
 }
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. */

@@ -3,7 +3,7 @@
 // so people who run GET VPN find the same lines in the same places.
 import type { GroupStatus, KsStatus } from './status.js'
 
-function row(label: string, value: string | number, width = 25): string {
+function row(label: string, value: string | number, width = 31): string {
   return `    ${label.padEnd(width)}: ${value}`
 }
 
@@ -22,7 +22,7 @@ function groupInfo(g: GroupStatus): string[] {
     row('IPSec SA Direction', 'Both'),
   ]
   if (g.kek !== null) {
-    out.push(row('Group Rekey Lifetime', `${g.kek.origLifetimeSec} secs`), row('Group Rekey', `Remaining Lifetime : ${g.kek.remainingSec} secs`))
+    out.push(row('Group Rekey Lifetime', `${g.kek.origLifetimeSec} secs`), row('Group Rekey Remaining Lifetime', `${g.kek.remainingSec} secs`))
     out.push(row('Rekey Retransmit Period', `${g.retransmitPeriodSec ?? 0} secs`), row('Rekey Retransmit Attempts', g.retransmitCount ?? 0))
   } else {
     out.push(row('Group Rekey', 'none (no KEK: members re-register before their TEKs expire)'))
@@ -40,7 +40,7 @@ function groupPolicy(g: GroupStatus): string[] {
   const out = [`  Group ${g.name} (identity ${g.identity}):`, '', `    # of teks : ${g.teks.length}  Seq num : ${g.seq ?? 'n/a'}`]
   const k = g.kek
   if (k !== null) {
-    const pair = (a: string, av: string | number, b: string, bv: string | number): string => `      ${a.padEnd(19)}: ${String(av).padEnd(14)}${b.padEnd(22)}: ${bv}`
+    const pair = (a: string, av: string | number, b: string, bv: string | number): string => `      ${a.padEnd(19)}: ${String(av).padEnd(15)} ${b.padEnd(22)}: ${bv}`
     out.push(
       `    KEK POLICY (transport type : ${g.transport === 'multicast' ? 'Multicast' : 'Unicast'})`,
       `      spi                : ${k.spi}`,
@@ -56,7 +56,7 @@ function groupPolicy(g: GroupStatus): string[] {
     )
   }
   for (const t of g.teks) {
-    const pair = (a: string, av: string | number, b: string, bv: string | number): string => `      ${a.padEnd(19)}: ${String(av).padEnd(14)}${b.padEnd(22)}: ${bv}`
+    const pair = (a: string, av: string | number, b: string, bv: string | number): string => `      ${a.padEnd(19)}: ${String(av).padEnd(15)} ${b.padEnd(22)}: ${bv}`
     out.push(
       '    TEK POLICY (encaps : ENCAPS_TUNNEL)',
       `      spi                : ${t.spi}`,
@@ -106,7 +106,8 @@ export function renderStatus(s: KsStatus): string {
   if (s.pushesInProgress.length > 0) {
     out.push('Rekeys in progress:')
     for (const p of s.pushesInProgress) {
-      out.push(`  ${p.group} ${p.kind} seq ${p.seq}: retransmitted ${p.retransmits}x, awaiting ack from ${p.awaitingAck.length > 0 ? p.awaitingAck.join(', ') : 'nobody'}`)
+      const acks = p.ackMode ? `awaiting ack from: ${p.awaitingAck.length > 0 ? p.awaitingAck.join(', ') : 'nobody'}` : 'no acknowledgements requested'
+      out.push(`  ${p.group} ${p.kind} seq ${p.seq}: retransmissions so far ${p.retransmits}, ${acks}`)
     }
     out.push('')
   }

@@ -75,12 +75,16 @@ export function keyDownloadToKeys(kd: KeyDownloadPayload): PolicyResult<GroupKey
   let kek: KekKeys | undefined
   const teks: TekKeys[] = []
   let sids: SenderIds | undefined
+  // Linear in the packets (a Set, one growing SID list): a KD holds up to ~7 K packets (fuzz/worst-case.ts).
+  const tekSpis = new Set<number>()
+  const sidValues: number[] = []
   for (const p of kd.packets) {
     switch (p.kdType) {
       case KdType.TEK: {
         if (p.spi.length !== 4) return fail(`TEK key packet with a ${p.spi.length}-octet SPI`)
         const spi = new DataView(p.spi.buffer, p.spi.byteOffset, 4).getUint32(0)
-        if (teks.some((t) => t.spi === spi)) return fail(`two TEK key packets for SPI ${spi}`)
+        if (tekSpis.has(spi)) return fail(`two TEK key packets for SPI ${spi}`)
+        tekSpis.add(spi)
         const encKey = attrBytes(p.attributes, TekKeyAttr.TEK_ALGORITHM_KEY)
         const authKey = attrBytes(p.attributes, TekKeyAttr.TEK_INTEGRITY_KEY)
         teks.push(keyHolder({ spi, encKey: (encKey ?? new Uint8Array(0)).slice(), ...(authKey !== undefined ? { authKey: authKey.slice() } : {}) }))
@@ -98,15 +102,14 @@ export function keyDownloadToKeys(kd: KeyDownloadPayload): PolicyResult<GroupKey
       case KdType.SID: {
         const bits = attrNumber(p.attributes, SidAttr.NUMBER_OF_SID_BITS)
         if (bits === undefined || bits < 1 || bits > 63) return fail('SID key packet without a valid NUMBER_OF_SID_BITS')
-        const values: number[] = [...(sids?.values ?? [])]
         for (const a of p.attributes) {
           if (a.type !== SidAttr.SID_VALUE) continue
           const v = attrNumber([a], a.type)
           if (v === undefined || v >= 2 ** bits) return fail(`SID value does not fit ${bits} bits`)
-          values.push(v)
+          sidValues.push(v)
         }
         if (sids !== undefined && sids.bits !== bits) return fail('SID packets with different widths')
-        sids = { bits, values }
+        sids = { bits, values: sidValues }
         break
       }
       default:
@@ -136,9 +139,10 @@ export function checkKeysForPolicy(policy: GroupPolicy, keys: GroupKeys, opts: {
   } else if (keys.kek !== undefined) {
     return 'KEK key packet without a SAK'
   }
+  const satBySpi = new Map<number, GroupPolicy['teks'][number]>()
+  for (const p of policy.teks) if (!satBySpi.has(p.spi)) satBySpi.set(p.spi, p)
   for (const t of keys.teks) {
-    const sats = policy.teks.filter((p) => p.spi === t.spi)
-    const sat = sats[0]
+    const sat = satBySpi.get(t.spi)
     if (sat === undefined) continue // keys for a TEK announced earlier (push) or not for us: ignored by the caller
     const c = ESP_CIPHERS[sat.transform.cipher]
     const encBytes = c.encKeyBytes(sat.transform.keyBits)

@@ -233,9 +233,15 @@ export function processPush(state: PushMemberState, bytes: Uint8Array, opts: Pus
       // A SAK re-sent for a KEK we hold may come without its key packet; a new KEK needs one.
       const problem = checkKeysForPolicy(keys.kek === undefined && existing !== undefined ? { teks: policy.teks } : policy, keys)
       if (problem !== undefined) return reject(next, { code: 'bad-policy', detail: problem })
+      // Without a key packet the held IV ‖ key is kept, so the cipher must stay (else the next push
+      // under this KEK would split a key of the wrong size: found by fuzz/ push-signed).
+      const cipher = kekCipherName(pk)
+      if (keys.kek === undefined && existing !== undefined && cipher !== existing.cipher) {
+        return reject(next, { code: 'bad-policy', detail: `SAK changes the KEK cipher to ${cipher} without a KEK key packet` })
+      }
       const installed: MemberKek = {
         spi: pk.spi,
-        cipher: kekCipherName(pk),
+        cipher,
         algorithmKey: keys.kek?.algorithmKey ?? existing?.algorithmKey ?? kek.algorithmKey,
         // a new signing key is verified only by this (old-key) signature, spec §5.2
         publicKey: keys.kek?.signingPublicKey ?? existing?.publicKey ?? kek.publicKey,

@@ -209,3 +209,19 @@ t.test('sealEsp refuses bad inputs with EncodeError', (t) => {
   for (const f of bad) t.ok((t.throws(f) as unknown) instanceof EncodeError)
   t.end()
 })
+
+t.test('openEsp never throws on untrusted bytes (fast-check)', async (t) => {
+  const fc = (await import('fast-check')).default
+  for (const p of [AES256_SHA1, TDES_MD5, SUITES[9]!, SUITES[10]!]) {
+    const s = espSuite(p)
+    const valid = sealEsp(p, 1, randomBytes(s.ivBytes), randomBytes(50), 4)
+    fc.assert(fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })).map(([i, x]) => { const m = valid.slice(); m[i]! ^= x; return m }),
+      ),
+      (esp) => { const r = openEsp(p, esp); return r.ok || ['auth', 'malformed', 'spi'].includes(r.reason) },
+    ), { numRuns: 1000 })
+  }
+  t.pass('only results')
+})

@@ -205,3 +205,40 @@ t.test('bad padding with a valid ICV is MALFORMED', (t) => {
   for (const engine of ENGINES) t.equal(fastOpen(createFastSa(p, { engine }), esp).r, EspResult.MALFORMED, engine)
   t.end()
 })
+
+t.test('untrusted input: random and mutated packets only ever yield result codes (fast-check)', async (t) => {
+  const fc = (await import('fast-check')).default
+  const suites = [aesCbc(256, 2), aesCbc(128, 5), aesGcm(256), KLIPS_3DES_MD5, { spi: 9, transformId: 23, keyLengthBits: 128, encKey: randomBytes(20) }]
+  const allowed = new Set<number>([EspResult.AUTH, EspResult.MALFORMED])
+  for (const engine of ENGINES) {
+    for (const p of suites) {
+      const sa = createFastSa(p, { engine, sender: SENDER })
+      const valid = fastSeal(sa, randomBytes(77), 1)
+      fc.assert(fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })).map(([i, x]) => { const m = valid.slice(); m[i]! ^= x; return m }),
+          fc.nat(valid.length).map((n) => valid.slice(0, n)),
+        ),
+        fc.nat(64),
+        (esp, slack) => {
+          // the packet sits at the very end of its buffer: any over-read would leave it
+          const buf = new Uint8Array(slack + esp.length)
+          buf.set(esp, slack)
+          const r = sa.open(buf, slack, esp.length)
+          return (r >= 0 && (r & 0xffff) <= esp.length) || allowed.has(r)
+        },
+      ), { numRuns: 2000 })
+      // lengths and offsets that do not fit the buffer
+      for (const [off, len] of [[-1, 10], [0, -1], [5, 1000], [2 ** 31 - 1, 1]]) {
+        const r = sa.open(new Uint8Array(100), off!, len!)
+        t.ok(r === EspResult.MALFORMED || r === EspResult.AUTH, `${engine}: open(${off}, ${len}) → ${r}`)
+      }
+      for (const [off, len] of [[-1, 10], [90, 20], [0, -5], [0, 2 ** 30]]) {
+        t.equal(sa.seal(new Uint8Array(100), off!, len!, 4, 1), EspResult.ROOM, `${engine}: seal(${off}, ${len}) → ROOM`)
+      }
+      sa.destroy()
+    }
+  }
+  t.pass('no exception, no out-of-range result')
+})

@@ -74,10 +74,12 @@ export interface SetupOptions {
   /** Advance this long after starting (default 1000 ms: registration done). */
   readonly settleMs?: number
   readonly gmAddress?: string
+  /** Fake clock start (default T0). */
+  readonly startMs?: number
 }
 
 export async function setup(o: SetupOptions = {}): Promise<Setup> {
-  const clock = createFakeClock(T0)
+  const clock = createFakeClock(o.startMs ?? T0)
   const net = createMemoryNetwork({ seed: 7, clock, latencyMs: 1, trace: true })
   const addresses = KS_ADDRESSES.slice(0, o.keyServers ?? 1)
   const kss = addresses.map((address) => new TestKeyServer(net.attach(address), { ...o.ks, address }, () => clock.nowMs()))

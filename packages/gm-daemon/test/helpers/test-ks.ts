@@ -26,7 +26,9 @@ import {
   type PullRegistration,
   type PushDelete,
   type TekKeys,
+  type RsaCredentials,
   type TekPolicy,
+  type VerifyPeerCert,
 } from '@gdoi/wire/exchange/index'
 import { splitKekKey } from '@gdoi/wire/crypto/index'
 import type { Endpoint, Transport } from '@gdoi/daemon-kit'
@@ -121,6 +123,8 @@ export interface TestKsOptions {
   readonly idLengthWidth?: 1 | 2
   /** Push signature form ('bare' = the gdoid reference implementation). */
   readonly sigForm?: 'rfc' | 'bare'
+  /** Certificate authentication (proposals must then use auth 'rsa'). */
+  readonly rsa?: { readonly credentials: RsaCredentials; readonly verifyPeerCert: VerifyPeerCert }
 }
 
 export interface ReceivedAck {
@@ -193,7 +197,18 @@ export class TestKeyServer {
     const cky = toHex(h.icookie)
     switch (h.exchange) {
       case ExchangeType.IDENTITY_PROTECTION: {
-        const st = this.mm.get(cky) ?? createResponder({ proposals: this.#proposals, pskFor: () => new TextEncoder().encode(PSK_TEXT), localId: idIpv4(this.address) }, from.address)
+        const rsa = this.#o.rsa
+        const st =
+          this.mm.get(cky) ??
+          createResponder(
+            {
+              proposals: this.#proposals,
+              pskFor: () => new TextEncoder().encode(PSK_TEXT),
+              localId: idIpv4(this.address),
+              ...(rsa !== undefined ? { rsa: rsa.credentials, verifyPeerCert: rsa.verifyPeerCert } : {}),
+            },
+            from.address,
+          )
         const [next, actions] = stepResponder(st, { type: 'datagram', bytes }, this.ctx)
         this.mm.set(cky, next)
         this.#send(actions, from)

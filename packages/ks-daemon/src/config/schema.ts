@@ -143,6 +143,14 @@ export function ksConfigSchema(ctx: ConfigContext): z.ZodType<KsConfig> {
     keylog: pathIn(ctx).optional(),
     ike: ikeSchema(ctx),
     groups: z.array(groupSchema(ctx)).min(1),
+    limits: strict({
+      maxHalfOpenSa: z.int().min(1).max(1_000_000).default(KS_DEFAULTS.maxHalfOpenSa),
+      exchangeTimeoutSec: z.int().min(5).max(600).default(KS_DEFAULTS.exchangeTimeoutSec),
+    }).prefault({}),
+    compat: strict({
+      idLengthWidth: z.literal([1, 2]).default(1),
+      pushSignature: z.enum(['rfc', 'bare']).default('rfc'),
+    }).prefault({}),
   }).transform(
     (v): KsConfig => ({
       listen: v.listen,
@@ -152,6 +160,8 @@ export function ksConfigSchema(ctx: ConfigContext): z.ZodType<KsConfig> {
       keylog: v.keylog ?? null,
       ike: v.ike,
       groups: v.groups,
+      limits: v.limits,
+      compat: v.compat,
     }),
   ) as unknown as z.ZodType<KsConfig>
 }

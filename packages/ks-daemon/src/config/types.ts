@@ -24,6 +24,23 @@ export interface KsConfig {
   readonly keylog: string | null
   readonly ike: IkeConfig
   readonly groups: readonly KsGroupConfig[]
+  readonly limits: KsLimitsConfig
+  readonly compat: KsCompatConfig
+}
+
+export interface KsLimitsConfig {
+  /** Main Modes in progress at once; further MM1s are dropped (default 10000). */
+  readonly maxHalfOpenSa: number
+  /** An unfinished Main Mode or GROUPKEY-PULL is abandoned after this long (default 120). */
+  readonly exchangeTimeoutSec: number
+}
+
+/** Switches for test captures and older peers (spec §8.2, §5.2). Leave the defaults in production. */
+export interface KsCompatConfig {
+  /** SAT ID Data Length width: 1 (RFC 6407, default) or 2 (what tshark 4.0 parses). */
+  readonly idLengthWidth: 1 | 2
+  /** Push signature: 'rfc' (DigestInfo, RFC 6407 §5.3.6.1, default) or 'bare' (gdoid). */
+  readonly pushSignature: 'rfc' | 'bare'
 }
 
 export interface KsGroupConfig {
@@ -91,4 +108,6 @@ export const KS_DEFAULTS = {
   signingKeyBits: 2048,
   signingKeyLabel: 'gdoi-rekey',
   senderIdBits: 16,
+  maxHalfOpenSa: 10_000,
+  exchangeTimeoutSec: 120,
 } as const

@@ -44,6 +44,8 @@ t.test('examples/ks.yaml loads to the lab policy, fully defaulted', async (t) =>
         senderIdBits: 16,
       },
     ],
+    limits: { maxHalfOpenSa: 10000, exchangeTimeoutSec: 120 },
+    compat: { idLengthWidth: 1, pushSignature: 'rfc' },
   })
 })
 

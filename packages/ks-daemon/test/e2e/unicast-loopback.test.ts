@@ -14,7 +14,6 @@ import { Recorder } from './helpers/shims.js'
 import { UdpLab, until } from './helpers/lab.js'
 
 const NET = process.env['GDOI_E2E_NET'] ?? '127.0.1'
-const GROUP = 'GETVPN-GRP'
 
 t.test('three GMs, two unicast rekeys with a key-server restart in between, capture decoded', async (t) => {
   const recorder = new Recorder()

@@ -4,7 +4,7 @@
 // and answers them, and lets a test switch ACKs off or re-register.
 import { createHash, randomBytes } from 'node:crypto'
 import type { Clock, Endpoint, Transport } from '@gdoi/daemon-kit'
-import { decodeHeader, idIpv4 } from '@gdoi/wire'
+import { decodeHeader, idIpv4, type IdPayload } from '@gdoi/wire'
 import { ExchangeType } from '@gdoi/wire/constants'
 import {
   buildAck,
@@ -28,6 +28,8 @@ import {
   type PushMemberState,
   type PushRejection,
   type RetransmitPolicy,
+  type RsaCredentials,
+  type VerifyPeerCert,
   type TekKeys,
   type TekPolicy,
 } from '@gdoi/wire/exchange/index'
@@ -46,6 +48,11 @@ export interface TestGmOptions {
   /** Phase-1 SA DOI (1 for tshark-decodable captures). */
   readonly doi?: 1 | 2
   readonly proposals?: readonly Phase1Proposal[]
+  /** rsa-sig phase 1: our certificate/key and the trust decision for the key server's certificate. */
+  readonly rsa?: RsaCredentials
+  readonly verifyPeerCert?: VerifyPeerCert
+  /** Our IDii (default ID_IPV4_ADDR of `address`). */
+  readonly localId?: IdPayload
   /** Collect keylog-style records of this GM's phase-1 SAs. */
   readonly onPhase1?: (sa: Phase1Sa) => void
 }
@@ -102,7 +109,9 @@ export class TestGm {
     this.#sa = undefined
     this.#mm = createInitiator({
       proposals: this.o.proposals ?? [LAB_PROPOSAL],
-      localId: idIpv4(this.address),
+      localId: this.o.localId ?? idIpv4(this.address),
+      ...(this.o.rsa !== undefined ? { rsa: this.o.rsa } : {}),
+      ...(this.o.verifyPeerCert !== undefined ? { verifyPeerCert: this.o.verifyPeerCert } : {}),
       psk: new TextEncoder().encode(this.o.psk),
       retransmit: this.o.retransmit ?? { intervalMs: 1000, maxTries: 8 },
       ...(this.o.doi !== undefined ? { doi: this.o.doi } : {}),
@@ -122,7 +131,7 @@ export class TestGm {
     else if (result !== undefined) w.resolve(result)
   }
 
-  #arm(prefix: string, a: Action, onFire: (timer: 'retransmit' | 'expire') => void): void {
+  #arm(prefix: string, a: Exclude<Action, { type: 'send' }>, onFire: (timer: 'retransmit' | 'expire') => void): void {
     const name = `${prefix}-${a.timer}`
     this.#timers.get(name)?.()
     this.#timers.delete(name)
