@@ -46,7 +46,7 @@ const TRANSFORMS: Transform[] = [
 const SENDER = { sid: 1, sidBits: 16 }
 
 let scavenges = 0
-new PerformanceObserver((l) => { for (const e of l.getEntries()) if ((e.detail as { kind?: number } | undefined)?.kind === 1) scavenges++ })
+new PerformanceObserver((l) => { for (const e of l.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === 1) scavenges++ })
   .observe({ entryTypes: ['gc'] })
 const flushObservers = (): Promise<void> => new Promise((r) => setTimeout(r, 5))
 

@@ -457,6 +457,7 @@ class Member implements GroupMember {
     const restartNeeded: string[] = []
     if (!sameJson(prev.local, next.local)) restartNeeded.push('local')
     if (!sameJson(prev.tun, next.tun)) restartNeeded.push('tun')
+    if (!sameJson(prev.routing, next.routing)) restartNeeded.push('routing')
     if (prev.interface !== next.interface) restartNeeded.push('interface')
     if (prev.controlSocket !== next.controlSocket) restartNeeded.push('controlSocket')
     if (prev.keylog !== next.keylog) restartNeeded.push('keylog')
@@ -477,7 +478,14 @@ class Member implements GroupMember {
       this.#syncMulticast()
       this.#registeredWith = null
     }
-    this.#config = { ...next, local: prev.local, tun: prev.tun, interface: prev.interface, controlSocket: prev.controlSocket, keylog: prev.keylog, rekeyAck: prev.rekeyAck, group: { ...next.group, name: prev.group.name } }
+    const kept: GmConfig = { ...next, local: prev.local, tun: prev.tun, interface: prev.interface, controlSocket: prev.controlSocket, keylog: prev.keylog, rekeyAck: prev.rekeyAck, group: { ...next.group, name: prev.group.name } }
+    // routing is bound to the running data plane like `tun`: the running value stays
+    if (prev.routing !== undefined) this.#config = { ...kept, routing: prev.routing }
+    else {
+      const { routing: dropped, ...rest } = kept
+      void dropped
+      this.#config = rest
+    }
     this.#o.log.level = next.log.level
     this.#reregister.cancel()
     this.#log.info({ event: LogEvent.CONFIG_RELOADED, keyServers: next.keyServers.map(formatEndpoint), restartNeeded }, 'configuration reloaded; re-registering')

@@ -1,12 +1,13 @@
-// The production data-plane factory: a kernel TUN device (config `tun`) and the data-plane engineer's
-// createDataPlane loop over the control plane's SaTable and downloaded ACL. Routing traffic into the
-// device is the lab's job (README "Data plane").
+// The production data-plane factory: a kernel TUN device (config `tun`), the data-plane engineer's
+// createDataPlane loop over the control plane's SaTable and downloaded ACL, and the kernel routing
+// that sends protected traffic and incoming ESP into the device (routing.ts, README "Routing").
 import { createDataPlane } from './dataplane/dataplane.js'
 import { createPolicy } from './dataplane/policy.js'
 import { openTun, type TunDevice } from './dataplane/tun.js'
-import type { DataPlaneFactory, GmDataPlane } from './data-plane-seam.js'
+import type { DataPlaneContext, DataPlaneFactory, GmDataPlane } from './data-plane-seam.js'
+import { startRouting, type KernelRouting, type RoutingOptions } from './routing.js'
 
-/** A factory over any TUN device opener (tests pass a memory TUN). */
+/** A factory over any TUN device opener (tests pass a memory TUN). No kernel routing. */
 export function dataPlaneOver(open: (ctx: Parameters<DataPlaneFactory>[0]) => TunDevice | Promise<TunDevice>): DataPlaneFactory {
   return async (ctx) => {
     const tun = await open(ctx)
@@ -21,5 +22,57 @@ export function dataPlaneOver(open: (ctx: Parameters<DataPlaneFactory>[0]) => Tu
   }
 }
 
-/** TUN from the configuration: name and MTU. Throws TunError (no device, no CAP_NET_ADMIN, no addon). */
-export const tunDataPlane: DataPlaneFactory = dataPlaneOver((ctx) => openTun({ name: ctx.config.tun.name, mtuBytes: ctx.config.tun.mtuBytes }))
+/** Is kernel routing wanted? Config `routing` absent or enabled. */
+export function routingEnabled(ctx: DataPlaneContext): boolean {
+  return ctx.config.routing?.enabled !== false
+}
+
+/** Adds the kernel routing (routing.ts) to a data plane on a kernel TUN: installed now, updated with
+ *  every ACL, removed before the device closes. `extra` overrides options (tests: a fake `ip`). */
+export function withKernelRouting(inner: DataPlaneFactory, extra: Partial<RoutingOptions> = {}): DataPlaneFactory {
+  return async (ctx) => {
+    const plane = await inner(ctx)
+    if (!routingEnabled(ctx)) {
+      ctx.log.info({ tun: plane.snapshot().tun.name }, 'routing: none in the configuration; the kernel routing is left to the user')
+      return plane
+    }
+    const r = ctx.config.routing
+    let routing: KernelRouting
+    try {
+      routing = await startRouting(
+        {
+          tun: plane.snapshot().tun.name,
+          interface: ctx.config.interface,
+          keyServers: ctx.config.keyServers,
+          localPort: ctx.config.local.port,
+          ...(r?.table !== undefined ? { tableOut: r.table } : {}),
+          ...(r?.preference !== undefined ? { preference: r.preference } : {}),
+          log: ctx.log.child({ c: 'routing' }),
+          ...extra,
+        },
+        ctx.acl,
+      )
+    } catch (err) {
+      await plane.close().catch(() => undefined)
+      throw err
+    }
+    return {
+      setAcl: (acl) => {
+        plane.setAcl(acl)
+        void routing.update(acl) // failures are logged and counted by the routing itself
+      },
+      snapshot: () => plane.snapshot(),
+      close: async () => {
+        // Routes first: nothing is sent into a device that is about to disappear.
+        await routing.close().catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'routing not fully removed'))
+        await plane.close()
+      },
+    }
+  }
+}
+
+/** TUN from the configuration (name and MTU) with kernel routing. Throws TunError (no device, no
+ *  CAP_NET_ADMIN, no addon) or RoutingError (`ip` failed). */
+export const tunDataPlane: DataPlaneFactory = withKernelRouting(
+  dataPlaneOver((ctx) => openTun({ name: ctx.config.tun.name, mtuBytes: ctx.config.tun.mtuBytes })),
+)

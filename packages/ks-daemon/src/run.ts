@@ -63,11 +63,11 @@ export async function runDaemon(c: RunCommand, stderr: (s: string) => void): Pro
       cleanup.push(() => k.close())
       log.warn({ path: config.keylog }, 'key log enabled: the file holds keys that decrypt all group traffic')
     }
-    const multicast = config.groups.some((g) => g.rekey?.transport === 'multicast')
+    // Multicast options always (a reload may add a multicast group): pushes leave from the listen address.
     transport = await createUdpTransport({
       address: config.listen.address,
       port: config.listen.port,
-      ...(multicast ? { multicast: { ...(config.listen.address !== '0.0.0.0' ? { interface: config.listen.address } : {}), ttl: MULTICAST_TTL, loopback: true } } : {}),
+      multicast: { ...(config.listen.address !== '0.0.0.0' ? { interface: config.listen.address } : {}), ttl: MULTICAST_TTL, loopback: true },
     })
     cleanup.push(() => transport.close())
     transport.onError((err, to) => log.debug({ err, to }, 'udp send error'))

@@ -48,6 +48,12 @@ export function gmConfigSchema(ctx: ConfigContext): z.ZodType<GmConfig> {
         .default(GM_DEFAULTS.tunName),
       mtuBytes: z.int().min(576).max(9000).default(GM_DEFAULTS.mtuBytes),
     })).prefault({}),
+    routing: z.preprocess((v) => (v === 'none' || v === false ? { enabled: false } : v === true ? {} : v), strict({
+      enabled: z.boolean().default(true),
+      // 253 default, 254 main, 255 local are the kernel's own tables
+      table: z.int().min(1).max(0x7ffffffe).refine((n) => n < 253 || n > 255, 'not 253–255 (the kernel\'s default, main and local tables)').optional(),
+      preference: z.int().min(1).max(32700).optional(),
+    })).optional(),
     // Not limited to Linux's 15 characters: a pasted IOS config names e.g. GigabitEthernet0/1; the
     // daemon checks the name against the host's interfaces when it starts.
     interface: z.string().min(1).optional(),
@@ -66,6 +72,9 @@ export function gmConfigSchema(ctx: ConfigContext): z.ZodType<GmConfig> {
       local: v.local,
       ike: v.ike,
       tun: v.tun,
+      ...(v.routing !== undefined
+        ? { routing: { enabled: v.routing.enabled, ...(v.routing.table !== undefined ? { table: v.routing.table } : {}), ...(v.routing.preference !== undefined ? { preference: v.routing.preference } : {}) } }
+        : {}),
       interface: v.interface ?? null,
       controlSocket: v.controlSocket,
       keylog: v.keylog ?? null,

@@ -13,6 +13,10 @@ export interface GmConfig {
   /** The TUN device of the data plane. `enabled: false` (YAML `tun: none`) runs the control plane
    *  only: registration and rekeys, no ESP (tests, key-only members, no root). */
   readonly tun: { readonly enabled: boolean; readonly name: string; readonly mtuBytes: number }
+  /** Kernel routing into and out of the TUN (src/routing.ts, README "Routing"). Absent: on whenever the
+   *  TUN is, with the defaults (table 8480 + 2k / +1, rule preferences 8480 + 10k …, k = the TUN name's
+   *  trailing number). `routing: none` leaves the kernel's routing alone (the user routes). */
+  readonly routing?: { readonly enabled: boolean; readonly table?: number; readonly preference?: number }
   /** The interface the group applies to (IOS `crypto map` on an interface): where multicast rekeys are
    *  joined and protected traffic leaves. null = decided by routing. */
   readonly interface: string | null

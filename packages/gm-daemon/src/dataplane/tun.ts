@@ -70,7 +70,7 @@ function openError(e: unknown, name: string): TunError {
   if (err.stage === 'enter network namespace') {
     return err.code === 'EPERM' ? new TunError('ERR_TUN_PERMISSION', `${detail} (needs CAP_SYS_ADMIN)`, err.errno) : new TunError('ERR_TUN_OPEN', detail, err.errno)
   }
-  switch (err.code) {
+  switch (err.code ?? '') {
     case 'ENOENT':
     case 'ENODEV':
     case 'ENXIO':

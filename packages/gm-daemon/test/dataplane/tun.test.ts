@@ -22,7 +22,7 @@ const skip = why()
 
 let nsCount = 0
 /** A fresh namespace for one test, deleted on teardown. */
-function netns(t: Tap.Test): { name: string; ip: (...a: string[]) => void; sysctl: (kv: string) => void } {
+function netns(t: { teardown: (fn: () => void) => void }): { name: string; ip: (...a: string[]) => void; sysctl: (kv: string) => void } {
   const name = `gdoi-dp-${process.pid}-${++nsCount}`
   execFileSync('ip', ['netns', 'add', name])
   t.teardown(() => { spawnSync('ip', ['netns', 'del', name]) })

@@ -8,7 +8,7 @@ import { promises as fsp, constants as fsc } from 'node:fs'
 import { join } from 'node:path'
 import { ensurePrivateDir, readJsonFile, removeStaleTemps, StateFileError, writeJsonAtomic } from '@gdoi/daemon-kit'
 import { decodeState, encodeState } from './state-codec.js'
-import { StoreError, type KsState, type KsStore } from './types.js'
+import { StoreError, type KsStore } from './types.js'
 
 export const STATE_FILE_NAME = 'ks-state.json'
 export const LOCK_FILE_NAME = 'ks.lock'

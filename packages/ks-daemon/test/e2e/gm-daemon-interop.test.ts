@@ -37,7 +37,7 @@ t.test('gdoi-ks ⇄ gm-daemon: registration, TEK rekeys, KEK rollover, ACKs', { 
   const lab = await memoryLab({ ack: 'rfc8263', kekLifetimeSec: 600 })
   const sink = createLogSink()
   const log = createLogger({ level: 'debug', format: 'json', destination: sink.stream })
-  const gms = []
+  const gms: Awaited<ReturnType<NonNullable<typeof gmDaemon>['startGroupMember']>>[] = []
   for (const a of ['127.0.1.11', '127.0.1.12', '127.0.1.13']) {
     const config = gmConfig.parseGmConfig(gmYaml(a), { path: '/tmp/gm.yaml' }).config
     gms.push(await gmDaemon.startGroupMember({ config, transport: lab.net.attach(a), clock: lab.clock, log, retransmit: { intervalMs: 1000, maxTries: 5 } }))

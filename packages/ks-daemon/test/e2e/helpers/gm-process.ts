@@ -15,6 +15,8 @@ const { values } = parseArgs({
     number: { type: 'string' },
   },
 })
+// Not started by a test (e.g. `tap packages/ks-daemon/test` picks every .ts file up): do nothing.
+if (values.ks === undefined) process.exit(0)
 const out = (o: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(o)}\n`)
 const address = values.address ?? ''
 const transport = await createUdpTransport({
