@@ -10,9 +10,10 @@
 // skipped, so new record kinds do not break old readers.
 //
 //   IKEV1 <icookie:16 hex> <rcookie:16 hex> ENC=<cipher> KEY=<hex> HASH=<hash>
-//         [SKEYID_D=<hex>] [SKEYID_A=<hex>] [SKEYID_E=<hex>]
+//         [SKEYID=<hex>] [SKEYID_D=<hex>] [SKEYID_A=<hex>] [SKEYID_E=<hex>]
 //       One phase-1 SA. KEY = Ka, the phase-1 CBC key (spec §3.3). HASH = the negotiated hash (the
-//       IV rules of §3.4 need it). SKEYID_A lets a decoder check HASH payloads.
+//       IV rules of §3.4 need it). SKEYID lets a decoder check the Main Mode HASH_I/HASH_R (MM5/MM6,
+//       RFC 2409 §5); SKEYID_A the PULL / Quick Mode / Informational HASH payloads.
 //   KEK <kek spi:32 hex> ALG=<cipher> IV=<hex> KEY=<hex> [SIGHASH=<hash>] [SIGKEY=<hex>]
 //       One rekey SA: push cookies = SPI; IV and KEY are KEK_ALGORITHM_KEY split (IV first);
 //       SIGKEY = the KS public key as DER SubjectPublicKeyInfo; SIGHASH = SIG_HASH_ALGORITHM.
@@ -27,7 +28,7 @@
 // <hash> one of md5 sha1 sha256 sha384 sha512.
 //
 // Example:
-//   IKEV1 a91b9d5035d8fc4f 272325e695db688b ENC=des-ede3-cbc KEY=80cd…fe69 HASH=sha1 SKEYID_A=8354…dc49
+//   IKEV1 a91b9d5035d8fc4f 272325e695db688b ENC=des-ede3-cbc KEY=80cd…fe69 HASH=sha1 SKEYID=1c2d…77a0 SKEYID_A=8354…dc49
 //   KEK 61626364656667683031323334353637 ALG=des-ede3-cbc IV=4956495649564956 KEY=4142…5758 SIGHASH=sha1 SIGKEY=3081…0001
 //   ESP 1122aabb TRANSFORM=3 ENCKEY=4142…5758 AUTH=2 AUTHKEY=3132…3930 SRC=172.19.137.42 DST=239.192.1.1
 import { EspTransform, AuthAlgorithm } from '../constants.js'
@@ -54,6 +55,7 @@ export interface Ikev1Keys {
   readonly cipher: CbcCipherName
   readonly encKey: Uint8Array
   readonly hash: HashName
+  readonly skeyid?: Uint8Array
   readonly skeyidD?: Uint8Array
   readonly skeyidA?: Uint8Array
   readonly skeyidE?: Uint8Array
@@ -136,6 +138,7 @@ export function keylogIkev1Line(k: Ikev1Keys): string {
   requireLength(k.icookie, 8, 'icookie')
   requireLength(k.rcookie, 8, 'rcookie')
   let s = `IKEV1 ${toHex(k.icookie)} ${toHex(k.rcookie)} ENC=${k.cipher} KEY=${toHex(k.encKey)} HASH=${k.hash}`
+  if (k.skeyid !== undefined) s += ` SKEYID=${toHex(k.skeyid)}`
   if (k.skeyidD !== undefined) s += ` SKEYID_D=${toHex(k.skeyidD)}`
   if (k.skeyidA !== undefined) s += ` SKEYID_A=${toHex(k.skeyidA)}`
   if (k.skeyidE !== undefined) s += ` SKEYID_E=${toHex(k.skeyidE)}`
@@ -222,6 +225,7 @@ function parseIkev1(line: number, pos: readonly string[], f: Fields): Ikev1Keylo
     rcookie: hexField(line, pos[1], 8, 'rcookie'),
     encKey: f.hex('KEY'), cipher: f.cipher('ENC'), hash: f.hash('HASH'),
   }
+  if (f.has('SKEYID')) r.skeyid = f.hex('SKEYID')
   if (f.has('SKEYID_D')) r.skeyidD = f.hex('SKEYID_D')
   if (f.has('SKEYID_A')) r.skeyidA = f.hex('SKEYID_A')
   if (f.has('SKEYID_E')) r.skeyidE = f.hex('SKEYID_E')

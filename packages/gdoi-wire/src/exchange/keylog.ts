@@ -8,7 +8,7 @@ export function keylogLines(sa: Pick<Phase1Sa, 'icookie' | 'encKey'>): string[] 
   return [ikev1DecryptionLine(sa.icookie, sa.encKey)]
 }
 
-/** The same SA as a gdoi keylog IKEV1 record (cookies, cipher, Ka, hash, SKEYID_d/a/e), read back by gdoi-pcap. */
+/** The same SA as a gdoi keylog IKEV1 record (cookies, cipher, Ka, hash, SKEYID, SKEYID_d/a/e), read back by gdoi-pcap. */
 export function gdoiKeylogLines(sa: Phase1Sa): string[] {
   return [
     keylogIkev1Line({
@@ -17,6 +17,7 @@ export function gdoiKeylogLines(sa: Phase1Sa): string[] {
       cipher: sa.cipher.name,
       encKey: sa.encKey,
       hash: sa.hash,
+      skeyid: sa.skeyid,
       skeyidD: sa.skeyidD,
       skeyidA: sa.skeyidA,
       skeyidE: sa.skeyidE,

@@ -290,6 +290,7 @@ function onMm6(st: InitiatorAwaitMm6, bytes: Uint8Array, ctx: ExchangeCtx): Init
     rcookie: keys.rcookie,
     hash: keys.hash,
     cipher: keys.cipher,
+    skeyid: keys.skeyid,
     skeyidD: keys.skeyidD,
     skeyidA: keys.skeyidA,
     skeyidE: keys.skeyidE,

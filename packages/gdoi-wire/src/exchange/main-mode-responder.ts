@@ -280,6 +280,7 @@ function onMm5(st: ResponderAwaitMm5, bytes: Uint8Array, ctx: ExchangeCtx): Resp
     rcookie: keys.rcookie,
     hash: keys.hash,
     cipher: keys.cipher,
+    skeyid: keys.skeyid,
     skeyidD: keys.skeyidD,
     skeyidA: keys.skeyidA,
     skeyidE: keys.skeyidE,

@@ -56,6 +56,8 @@ export interface Phase1Sa {
   readonly rcookie: Uint8Array
   readonly hash: HashName
   readonly cipher: Phase1Cipher
+  /** SKEYID itself (HASH_I/HASH_R key; exported only to a keylog so a decoder can check them). */
+  readonly skeyid: Uint8Array
   readonly skeyidD: Uint8Array
   readonly skeyidA: Uint8Array
   readonly skeyidE: Uint8Array

@@ -1,5 +1,6 @@
 // One ISAKMP datagram → header, payloads (decrypted when the key chain can), checks, learned keys.
-//   unencrypted   → walk the chain; Main Mode 1–4 feed the phase-1 state (SAi_b, transform, KE, nonces)
+//   unencrypted   → walk the chain; Main Mode 1–4 feed the phase-1 state (SAi_b, transform, KE, nonces);
+//                   an RFC 8263 ACK (exch 35) has its HASH checked under the known KEK (decode-ack.ts)
 //   E, exch 2/4   → phase-1 CBC chain: IV = H(g^xi ‖ g^xr), then the last block of the previous message
 //   E, exch 33    → GROUPKEY-PUSH under the KEK named by the cookies (decode-push.ts)
 //   E, otherwise  → phase-2 exchange (PULL, Quick Mode, Informational) per (icookie, M-ID) (decode-phase2.ts)
@@ -13,6 +14,7 @@ import { lastBlock, phase1Iv } from '../crypto/iv-chain.js'
 import { DecodeError } from '../errors.js'
 import { decodeHeader } from '../header.js'
 import type { IsakmpHeader, Payload, PayloadSpan } from '../payloads/types.js'
+import { observeAck } from './decode-ack.js'
 import { decodeInto, phase1Cipher } from './decode-common.js'
 import { exchangeName } from './names.js'
 import { decodePhase2 } from './decode-phase2.js'
@@ -67,6 +69,8 @@ function decodePlain(chain: KeyChain, header: IsakmpHeader, body: Uint8Array, fr
     observeMainMode(chain.phase1(header.icookie), header, body, out.payloads, walked.spans, from, out)
   } else if (header.exchange === ExchangeType.GROUPKEY_PUSH) {
     observePlainPush(chain, header, body, walked.spans, out)
+  } else if (header.exchange === ExchangeType.GROUPKEY_PUSH_ACK && walked.ok) {
+    observeAck(chain, header, body, walked.spans, out)
   }
 }
 
@@ -140,7 +144,10 @@ function decodePhase1(chain: KeyChain, header: IsakmpHeader, body: Uint8Array, f
   checkProofHash(p1, header, dec.plaintext, out.payloads, walked.spans, from, out)
 }
 
-/** HASH_I (initiator's MM5) / HASH_R (MM6); needs SKEYID, which only a programmatic caller supplies. */
+/**
+ * HASH_I (initiator's MM5) / HASH_R (MM6) = prf(SKEYID, g^x… ‖ CKY… ‖ SAi_b ‖ IDi…_b) (RFC 2409 §5):
+ * needs SKEYID (keylog SKEYID=), g^xi/g^xr (MM3/MM4) and SAi_b (MM1); 'unknown' when any is missing.
+ */
 function checkProofHash(p1: Phase1State, header: IsakmpHeader, plaintext: Uint8Array, payloads: readonly Payload[], spans: readonly PayloadSpan[], from: string, out: IsakmpResult): void {
   const idAt = payloads.findIndex((p) => p.type === PayloadType.ID)
   const hashAt = payloads.findIndex((p) => p.type === PayloadType.HASH)

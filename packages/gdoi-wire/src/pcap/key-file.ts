@@ -30,6 +30,7 @@ export function parseKeyFile(text: string): CaptureKeys {
           icookie: r.icookie,
           encKey: r.encKey,
           ...(r.rcookie === undefined ? {} : { rcookie: r.rcookie }),
+          ...(r.skeyid === undefined ? {} : { skeyid: r.skeyid }),
           ...(r.skeyidA === undefined ? {} : { skeyidA: r.skeyidA }),
           ...(r.skeyidE === undefined ? {} : { skeyidE: r.skeyidE }),
           ...(r.cipher === undefined ? {} : { cipher: cbcCipher(r.cipher) }),

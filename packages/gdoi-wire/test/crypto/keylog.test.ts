@@ -40,7 +40,7 @@ t.test('esp_sa lines in Wireshark 4.0 column order and names', (t) => {
 
 const ikev1 = {
   icookie: b(traceA.ckyI), rcookie: b(traceA.ckyR), cipher: 'des-ede3-cbc', encKey: b(traceA.ka), hash: 'sha1',
-  skeyidD: b(traceA.skeyidD), skeyidA: b(traceA.skeyidA), skeyidE: b(traceA.skeyidE),
+  skeyid: b(traceA.skeyid), skeyidD: b(traceA.skeyidD), skeyidA: b(traceA.skeyidA), skeyidE: b(traceA.skeyidE),
 } as const
 const kek = {
   spi: b(pushB.kekSpi), cipher: 'des-ede3-cbc', iv: b(pushB.kekIv), key: b(pushB.kekKey), sigHash: 'sha1', sigKey: b(pushB.spki),
@@ -52,7 +52,7 @@ const esp = {
 
 t.test('keylog lines: format and round trip through parseKeylog', (t) => {
   const l1 = keylogIkev1Line(ikev1)
-  t.equal(l1, `IKEV1 ${traceA.ckyI} ${traceA.ckyR} ENC=des-ede3-cbc KEY=${traceA.ka} HASH=sha1 SKEYID_D=${traceA.skeyidD} SKEYID_A=${traceA.skeyidA} SKEYID_E=${traceA.skeyidE}`)
+  t.equal(l1, `IKEV1 ${traceA.ckyI} ${traceA.ckyR} ENC=des-ede3-cbc KEY=${traceA.ka} HASH=sha1 SKEYID=${traceA.skeyid} SKEYID_D=${traceA.skeyidD} SKEYID_A=${traceA.skeyidA} SKEYID_E=${traceA.skeyidE}`)
   const l2 = keylogKekLine(kek)
   t.equal(l2, `KEK ${pushB.kekSpi} ALG=des-ede3-cbc IV=${pushB.kekIv} KEY=${pushB.kekKey} SIGHASH=sha1 SIGKEY=${pushB.spki}`)
   const l3 = keylogEspLine({ ...esp, keyLengthBits: 192 })
@@ -80,6 +80,10 @@ t.test('keylog minimal records, field order, forward compatibility', (t) => {
   t.equal(e.spi, 1)
   t.equal(e.encKey.length, 0, 'ENCKEY absent → empty (ESP_NULL)')
   t.notOk('src' in e, 'absent optional fields are absent, not undefined')
+  t.notOk('skeyid' in recs[0]!, 'IKEV1 without SKEYID=: no skeyid field')
+  const withSkeyid = parseKeylog(`IKEV1 ${traceA.ckyI} ${traceA.ckyR} SKEYID=${traceA.skeyid.toUpperCase()} HASH=sha1 KEY=00 ENC=des-cbc`)[0]
+  t.same(withSkeyid?.kind === 'ikev1' ? withSkeyid.skeyid : undefined, b(traceA.skeyid), 'SKEYID= read in any position, hex case-insensitive')
+  t.equal(JSON.stringify(withSkeyid), '"[key]"', 'and never printed')
   t.equal(keylogEspLine({ spi: 1, transformId: 11, encKey: new Uint8Array(0) }), 'ESP 00000001 TRANSFORM=11')
   t.end()
 })
@@ -92,6 +96,8 @@ t.test('malformed keylog lines throw KeylogError with the line number', (t) => {
     [`IKEV1 ${traceA.ckyI} ${traceA.ckyR} KEY=00 ENC=rc4 HASH=sha1`, /unknown cipher/],
     [`IKEV1 ${traceA.ckyI} ${traceA.ckyR} KEY=00 ENC=des-cbc HASH=tiger`, /unknown hash/],
     [`IKEV1 ${traceA.ckyI} ${traceA.ckyR} KEY=00 KEY=00 ENC=des-cbc HASH=sha1`, /twice/],
+    [`IKEV1 ${traceA.ckyI} ${traceA.ckyR} KEY=00 ENC=des-cbc HASH=sha1 SKEYID=xyz`, /SKEYID: not hex/],
+    [`IKEV1 ${traceA.ckyI} ${traceA.ckyR} KEY=00 ENC=des-cbc HASH=sha1 SKEYID=00 SKEYID=00`, /twice/],
     [`KEK 0102 ALG=des-cbc IV=00 KEY=00`, /KEK SPI/],
     [`KEK ${pushB.kekSpi} ALG=des-cbc IV=00 KEY=00 stray`, /NAME=VALUE/],
     ['ESP 123456789 TRANSFORM=3', /SPI/],

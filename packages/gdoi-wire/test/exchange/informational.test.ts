@@ -140,6 +140,7 @@ const saA: Phase1Sa = {
   rcookie: unhex(traceA.ckyR),
   hash: 'sha1',
   cipher: { name: 'des-ede3-cbc', keyBytes: 24, blockBytes: 8 },
+  skeyid: unhex(traceA.skeyid),
   skeyidD: unhex(traceA.skeyidD),
   skeyidA: unhex(traceA.skeyidA),
   skeyidE: unhex(traceA.skeyidE),

@@ -56,7 +56,7 @@ t.test('RSA signatures: both sides authenticate each other and derive the same k
       t.equal(p.r.s, 'done', p.r.s === 'failed' ? p.r.detail : '')
       if (p.i.s !== 'done' || p.r.s !== 'done') return t.end()
       const [i, r] = [p.i.sa, p.r.sa]
-      for (const k of ['skeyidD', 'skeyidA', 'skeyidE', 'encKey', 'lastBlock'] as const) t.equal(hex(i[k]), hex(r[k]), k)
+      for (const k of ['skeyid', 'skeyidD', 'skeyidA', 'skeyidE', 'encKey', 'lastBlock'] as const) t.equal(hex(i[k]), hex(r[k]), k)
       t.equal(hex(i.peerPublicKey ?? new Uint8Array()), hex(ks.spki), 'GM learned the KS public key from its certificate')
       t.equal(hex(r.peerPublicKey ?? new Uint8Array()), hex(gm.spki))
       t.equal(r.peerId.idType, 9, 'ID_DER_ASN1_DN')

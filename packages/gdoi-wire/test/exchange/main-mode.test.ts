@@ -40,7 +40,7 @@ function ksConfig(proposals: readonly Phase1Proposal[] = [lab], extra: Partial<R
 function assertSameKeys(t: Test, i: Phase1Sa, r: Phase1Sa): void {
   t.equal(i.role, 'initiator')
   t.equal(r.role, 'responder')
-  for (const k of ['icookie', 'rcookie', 'skeyidD', 'skeyidA', 'skeyidE', 'encKey', 'lastBlock'] as const) {
+  for (const k of ['icookie', 'rcookie', 'skeyid', 'skeyidD', 'skeyidA', 'skeyidE', 'encKey', 'lastBlock'] as const) {
     t.equal(hex(i[k]), hex(r[k]), `${k} equal on both sides`)
   }
   t.same(i.cipher, r.cipher)

@@ -221,6 +221,13 @@ function capture(wire: readonly Wire[], extra: Uint8Array[] = []): Uint8Array {
   return writePcapUdp(datagrams)
 }
 
+/** The ACK with its last ID octet changed (the HASH no longer matches). */
+function flipLastByte(b: Uint8Array): Uint8Array {
+  const c = b.slice()
+  c[c.length - 1] = (c[c.length - 1] ?? 0) ^ 1
+  return c
+}
+
 const skip = tsharkMissing()
 // GDOI_DUMP=/tmp/x writes both captures and their key tables, for a look in Wireshark.
 if (process.env['GDOI_DUMP']) {
@@ -293,12 +300,30 @@ t.test('gdoi-pcap follows the key chain of our own exchange: every hash and the 
     t.equal(records.length, 12)
     for (const r of records) t.same(r.errors, [], `DOI ${v.doi} frame ${r.frame}: no errors`)
     t.same(records.slice(4, 10).map((r) => r.decrypted), [true, true, true, true, true, true], `DOI ${v.doi}: MM5, MM6, PULL1..4 decrypted`)
+    t.same(records.slice(4, 6).map((r) => r.checks.hash), ['ok', 'ok'], `DOI ${v.doi}: MM5 HASH_I, MM6 HASH_R ok (SKEYID from the keylog)`)
     t.same(records.slice(6, 10).map((r) => r.checks.hash), ['ok', 'ok', 'ok', 'ok'], `DOI ${v.doi}: HASH(1)..HASH(4) ok`)
     const push = records[10]!
     t.equal(push.decrypted, true, 'push decrypted with the KEK learned from PULL4')
     t.equal(push.checks.signature, 'ok', 'push signature verified with the key server key learned from PULL4')
     t.equal(push.checks.seq, 'ok')
     t.ok(push.learned.some((k) => k.kind === 'tek' && k.spi === 0x5a5a0002), 'pushed TEK learned')
+    const ack = records[11]!
+    t.equal(ack.frame, 12)
+    t.equal(ack.isakmp?.exchange, ExchangeType.GROUPKEY_PUSH_ACK)
+    t.equal(ack.checks.hash, 'ok', `DOI ${v.doi}: RFC 8263 ACK HASH verified with the KEK learned from PULL4`)
+
+    // negative: without SKEYID the Main Mode hashes are unknown; a flipped bit makes HASH_I / the ACK HASH bad
+    const noSkeyid = gdoiKeylogLines(gmSa).map((l) => l.replace(/ SKEYID=[0-9a-f]+/, ''))
+    const plain = decodeCapture(readCapture(capture(wire)), parseKeyFile(noSkeyid.join('\n')))
+    t.same(plain.slice(4, 6).map((r) => r.checks.hash), ['unknown', 'unknown'], `DOI ${v.doi}: no SKEYID= → MM5/MM6 hash unknown`)
+    const mm5 = wire[4]!
+    const tampered = wire.map((w) => w === mm5 ? w : w.bytes === wire[11]!.bytes ? { ...w, bytes: flipLastByte(w.bytes) } : w)
+    const bad = decodeCapture(readCapture(capture(tampered)), parseKeyFile(gdoiKeylogLines(gmSa).join('\n')))
+    t.equal(bad[11]!.checks.hash, 'bad', `DOI ${v.doi}: tampered ACK → bad`)
+    t.ok(bad[11]!.errors.some((e) => e.code === 'ERR_BAD_HASH'))
+    const otherSkeyid = gdoiKeylogLines(gmSa).map((l) => l.replace(/ SKEYID=([0-9a-f])/, (_, c: string) => ` SKEYID=${c === '0' ? '1' : '0'}`))
+    const wrong = decodeCapture(readCapture(capture(wire)), parseKeyFile(otherSkeyid.join('\n')))
+    t.same(wrong.slice(4, 6).map((r) => r.checks.hash), ['bad', 'bad'], `DOI ${v.doi}: wrong SKEYID → HASH_I/HASH_R bad`)
   }
   t.end()
 })

@@ -155,3 +155,19 @@ t.test('diagnostics_channel gdoi:gm:sa events carry no key material', (t) => {
   t.end()
 })
 
+
+t.test('systemClock: timers fire, cancel, and do not keep the process alive', async (t) => {
+  const { systemClock } = await import('../../src/dataplane/clock.js')
+  const keepAlive = setTimeout(() => undefined, 5000) // systemClock timers are unref'd
+  t.teardown(() => clearTimeout(keepAlive))
+  const t0 = systemClock.now()
+  await new Promise<void>((resolve) => { systemClock.setTimer(15, resolve) })
+  t.ok(systemClock.now() - t0 >= 14)
+  let fired = false
+  const cancel = systemClock.setTimer(5, () => { fired = true })
+  cancel()
+  const far = systemClock.setTimer(40 * 24 * 3600 * 1000, () => { fired = true }) // beyond setTimeout's 2^31 ms: chained
+  await new Promise((r) => setTimeout(r, 30))
+  far()
+  t.notOk(fired)
+})

@@ -9,6 +9,7 @@ import type {
   KekAlgorithmName,
   LogConfig,
   Prefix,
+  Secret,
 } from '@gdoi/daemon-kit'
 
 export interface KsConfig {
@@ -26,6 +27,34 @@ export interface KsConfig {
   readonly groups: readonly KsGroupConfig[]
   readonly limits: KsLimitsConfig
   readonly compat: KsCompatConfig
+  /** Where the group state lives: the local state file (default) or etcd (several key servers). */
+  readonly store: KsStoreConfig
+}
+
+/** `store:` — the embedded state file (default, nothing to install) or an etcd cluster shared by
+ *  several key servers (README "Clustering on etcd"). */
+export type KsStoreConfig = FileStoreConfig | EtcdStoreConfig
+
+export interface FileStoreConfig {
+  readonly kind: 'file'
+}
+
+export interface EtcdStoreConfig {
+  readonly kind: 'etcd'
+  /** etcd client URLs, e.g. http://10.0.0.5:2379 (all members of the cluster). */
+  readonly endpoints: readonly string[]
+  /** Key prefix of this key-server cluster (default /gdoi/ks/); several clusters can share one etcd. */
+  readonly prefix: string
+  /** AES-256-GCM key (32 bytes) that encrypts the key material before it goes to etcd; the same on
+   *  every key server of the cluster. */
+  readonly keyEncryptionKey: Secret
+  /** Lease of the primary and of each instance's registration (default 10 s): a dead primary is
+   *  replaced within this time. */
+  readonly leaseTtlSec: number
+  /** This instance's name in the cluster (default: host name + listen address). */
+  readonly instanceName: string | null
+  /** How long one etcd request may take before the store counts as unavailable (default 3 s). */
+  readonly requestTimeoutSec: number
 }
 
 export interface KsLimitsConfig {
@@ -110,4 +139,7 @@ export const KS_DEFAULTS = {
   senderIdBits: 16,
   maxHalfOpenSa: 10_000,
   exchangeTimeoutSec: 120,
+  etcdPrefix: '/gdoi/ks/',
+  etcdLeaseTtlSec: 10,
+  etcdRequestTimeoutSec: 3,
 } as const

@@ -1,0 +1,1 @@
+cmd_test() { die "not yet"; }

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# The reference lab of LAB.md in network namespaces on this machine (root, iproute2, the repo built
+# with `pnpm build`). See lab/README.md.
+#
+#   lab/netns.sh up        create the namespaces and links, start gdoi-ks and three gdoi-gm, print the GMs' status
+#   lab/netns.sh test      prove the lab works (registration, ESP on Middle-Man with one SPI, tshark
+#                          decryption, no loss across a TEK rekey, clear traffic outside the ACL, MTU,
+#                          status counters, routing removed on shutdown); exit status 0 only if all pass
+#   lab/netns.sh status    the key server's and the GMs' status
+#   lab/netns.sh down      stop the daemons this lab started (PID files) and delete its namespaces
+#
+#                        KEYS-1 (gdoi-ks) 10.0.0.2
+#                              | 10.0.0.0/24
+#   site1 10.1.1.2 --- GM-1 ---+--- Middle-Man (plain forwarding) ---+--- GM-3 --- site3 10.1.3.2
+#     LAN 10.1.1.0/24   wan 10.0.1.2      10.0.1.1 / .2.1 / .3.1      10.0.3.2   LAN 10.1.3.0/24
+#                                          |
+#                                 GM-2 10.0.2.2 --- site2 10.1.2.2 (LAN 10.1.2.0/24)
+#   Each LAN also has 10.2.N.0/24 (GM .1, site host .2): outside the ACL, it crosses in clear.
+#
+# Environment: GDOI_LAB_ID (default "lab"; namespaces are gdoi-<id>-ks, -mm, -gm1..3, -site1..3, so
+# several labs can run side by side), GDOI_LAB_RUN (run directory, default /run/gdoi-<id>: configs,
+# logs, PID files, control sockets, key logs, captures; removed by `down`).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LAB_ID=${GDOI_LAB_ID:-lab}
+if [[ ! $LAB_ID =~ ^[a-z0-9]{1,12}$ ]]; then
+  echo "netns.sh: GDOI_LAB_ID must be 1-12 lowercase letters or digits" >&2
+  exit 2
+fi
+P=gdoi-$LAB_ID
+RUN=${GDOI_LAB_RUN:-/run/gdoi-$LAB_ID}
+NS_KS=$P-ks
+NS_MM=$P-mm
+GMS=(1 2 3)
+ALL_NS=("$NS_KS" "$NS_MM")
+for n in "${GMS[@]}"; do ALL_NS+=("$P-gm$n" "$P-site$n"); done
+KS_ADDR=10.0.0.2
+KS_BIN=$REPO/packages/ks-daemon/bin/gdoi-ks.js
+GM_BIN=$REPO/packages/gm-daemon/bin/gdoi-gm.js
+NODE=${NODE:-node}
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "netns.sh: $*"; exit 1; }
+gm_ns() { echo "$P-gm$1"; }
+site_ns() { echo "$P-site$1"; }
+site_addr() { echo "10.1.$1.2"; }
+clear_addr() { echo "10.2.$1.2"; }
+nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+ns_exists() { [ -e "/run/netns/$1" ]; }
+
+need_root() {
+  [ "$(id -u)" = 0 ] || die "needs root (network namespaces, TUN devices, UDP port 848)"
+  ip netns list >/dev/null 2>&1 || die "'ip netns' does not work here (iproute2 missing or no permission)"
+}
+
+# ---- up ------------------------------------------------------------------------------------------
+
+veth() { # veth NS_A IF_A NS_B IF_B: a link between two namespaces, created inside them only
+  ip -n "$1" link add "$2" type veth peer name "$4" netns "$3"
+  ip -n "$1" link set "$2" up
+  ip -n "$3" link set "$4" up
+}
+
+sysctl_ns() { nsx "$1" sysctl -qw "$2" >/dev/null; }
+
+start_daemon() { # start_daemon NAME NS ARGS...: in the background, log and PID file in the run directory
+  local name=$1 ns=$2
+  shift 2
+  ip netns exec "$ns" "$@" </dev/null >>"$RUN/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+}
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: poll every 0.25 s
+  local limit=$1 what=$2 i
+  shift 2
+  for ((i = 0; i < limit * 4; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.25
+  done
+  say "timed out after ${limit}s waiting for $what"
+  return 1
+}
+
+gm_json() { "$NODE" "$GM_BIN" status --json --socket "$RUN/gm$1.sock"; }
+ks_json() { "$NODE" "$KS_BIN" status --json --socket "$RUN/ks.sock"; }
+gm_registered() { [ "$(gm_json "$1" | jq -r '.registration.status')" = Registered ]; }
+
+cmd_up() {
+  need_root
+  command -v jq >/dev/null || die "jq is needed"
+  [ -f "$REPO/packages/ks-daemon/dist/cli.js" ] && [ -f "$REPO/packages/gm-daemon/dist/cli.js" ] || die "build first: pnpm build"
+  [ -f "$REPO/packages/gm-daemon/build/Release/gdoi_native.node" ] || say "note: the gm-daemon addon is not built (TUN needs it): pnpm install / node packages/gm-daemon/native/build.mjs"
+  for ns in "${ALL_NS[@]}"; do ns_exists "$ns" && die "namespace $ns exists: the lab '$LAB_ID' is up already (lab/netns.sh down first)"; done
+  [ -e "$RUN/ks.pid" ] && die "$RUN holds a running lab (lab/netns.sh down first)"
+  mkdir -p "$RUN/config"
+  chmod 700 "$RUN"
+  for f in ks gm1 gm2 gm3; do sed "s#/run/gdoi-lab#$RUN#g" "$REPO/lab/config/$f.yaml" >"$RUN/config/$f.yaml"; done
+
+  say "creating namespaces ${P}-{ks,mm,gm1..3,site1..3}"
+  for ns in "${ALL_NS[@]}"; do
+    ip netns add "$ns"
+    echo "$ns" >>"$RUN/namespaces"
+    ip -n "$ns" link set lo up
+  done
+  # KEYS-1 <-> Middle-Man
+  veth "$NS_KS" eth0 "$NS_MM" ks
+  ip -n "$NS_KS" addr add $KS_ADDR/24 dev eth0
+  ip -n "$NS_MM" addr add 10.0.0.1/24 dev ks
+  ip -n "$NS_KS" route add default via 10.0.0.1
+  sysctl_ns "$NS_MM" net.ipv4.ip_forward=1
+  for n in "${GMS[@]}"; do
+    local gm site
+    gm=$(gm_ns "$n")
+    site=$(site_ns "$n")
+    veth "$gm" wan "$NS_MM" "gm$n"
+    ip -n "$gm" addr add "10.0.$n.2/24" dev wan
+    ip -n "$NS_MM" addr add "10.0.$n.1/24" dev "gm$n"
+    ip -n "$NS_MM" route add "10.1.$n.0/24" via "10.0.$n.2"
+    ip -n "$NS_MM" route add "10.2.$n.0/24" via "10.0.$n.2"
+    ip -n "$gm" route add default via "10.0.$n.1"
+    sysctl_ns "$gm" net.ipv4.ip_forward=1
+    veth "$gm" lan "$site" eth0
+    ip -n "$gm" addr add "10.1.$n.1/24" dev lan
+    ip -n "$gm" addr add "10.2.$n.1/24" dev lan
+    ip -n "$site" addr add "$(site_addr "$n")/24" dev eth0
+    ip -n "$site" addr add "$(clear_addr "$n")/24" dev eth0
+    ip -n "$site" route add default via "10.1.$n.1"
+  done
+
+  say "starting gdoi-ks in $NS_KS"
+  start_daemon ks "$NS_KS" "$NODE" "$KS_BIN" --config "$RUN/config/ks.yaml"
+  wait_for 20 "the key server's control socket" ks_json || { tail -n 20 "$RUN/ks.log" >&2; die "key server did not start (lab/netns.sh down to clean up)"; }
+  for n in "${GMS[@]}"; do
+    say "starting gdoi-gm GM-$n in $(gm_ns "$n")"
+    start_daemon "gm$n" "$(gm_ns "$n")" "$NODE" "$GM_BIN" --config "$RUN/config/gm$n.yaml"
+  done
+  for n in "${GMS[@]}"; do
+    wait_for 40 "GM-$n registration" gm_registered "$n" || { tail -n 20 "$RUN/gm$n.log" >&2; die "GM-$n did not register (lab/netns.sh down to clean up)"; }
+  done
+  cmd_status
+  say ""
+  say "lab '$LAB_ID' is up: namespaces ${P}-*, run directory $RUN"
+  say "  ping across the VPN : ip netns exec $(site_ns 1) ping 10.1.2.2"
+  say "  watch Middle-Man    : ip netns exec $NS_MM tcpdump -ni any 'esp or udp port 848'"
+  say "  check everything    : $0 test        stop: $0 down"
+}
+
+cmd_status() {
+  need_root
+  [ -S "$RUN/ks.sock" ] || die "the lab '$LAB_ID' is not up ($RUN/ks.sock missing)"
+  echo "==================== KEYS-1 ($NS_KS): gdoi-ks status ===================="
+  "$NODE" "$KS_BIN" status --socket "$RUN/ks.sock" || true
+  for n in "${GMS[@]}"; do
+    echo "==================== GM-$n ($(gm_ns "$n")): gdoi-gm status ===================="
+    "$NODE" "$GM_BIN" status --socket "$RUN/gm$n.sock" || true
+  done
+}
+
+# ---- down ----------------------------------------------------------------------------------------
+
+# Stops the process of a PID file if it is still ours (its command line names this lab's run directory).
+stop_pidfile() {
+  local f=$1 pid i
+  pid=$(cat "$f" 2>/dev/null || true)
+  rm -f "$f"
+  [[ $pid =~ ^[0-9]+$ ]] || return 0
+  [ -r "/proc/$pid/cmdline" ] || return 0
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$RUN/" || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 40; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.25
+  done
+  say "$(basename "$f" .pid) (pid $pid) did not stop on SIGTERM: SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cmd_down() {
+  need_root
+  local f ns
+  # GMs first (they remove their routing and delete their phase-1 SAs at the key server), then the KS.
+  for f in "$RUN"/gm*.pid "$RUN"/*.pid; do [ -e "$f" ] && stop_pidfile "$f"; done
+  for ns in "${ALL_NS[@]}"; do
+    if ns_exists "$ns"; then ip netns del "$ns" || say "cannot delete namespace $ns"; fi
+  done
+  if [ -d "$RUN" ]; then rm -rf "$RUN"; fi
+  say "lab '$LAB_ID' is down"
+}
+
+# ---- test ----------------------------------------------------------------------------------------
+
+# shellcheck source=lab/netns-test.sh
+source "$REPO/lab/netns-test.sh"
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  test) cmd_test ;;
+  *)
+    echo "usage: $0 up|test|status|down   (root; GDOI_LAB_ID=<id> for a lab of your own)" >&2
+    exit 2
+    ;;
+esac
