@@ -120,6 +120,9 @@ cmd_up() {
     ip -n "$NS_MM" route add "10.2.$n.0/24" via "10.0.$n.2"
     ip -n "$gm" route add default via "10.0.$n.1"
     sysctl_ns "$gm" net.ipv4.ip_forward=1
+    # A hardened router's strict reverse-path filter: gdoi-gm must cope (it loosens the TUN and the WAN).
+    sysctl_ns "$gm" net.ipv4.conf.all.rp_filter=1
+    sysctl_ns "$gm" net.ipv4.conf.default.rp_filter=1
     veth "$gm" lan "$site" eth0
     ip -n "$gm" addr add "10.1.$n.1/24" dev lan
     ip -n "$gm" addr add "10.2.$n.1/24" dev lan

@@ -19,6 +19,16 @@ export const LogEvent = {
   CONTROL_REQUEST: 'gdoi.control.request',
   STATE_SAVED: 'gdoi.state.saved',
   STATE_LOADED: 'gdoi.state.loaded',
+  /** A shared state store (etcd) stopped answering / answers again. */
+  STORE_UNAVAILABLE: 'gdoi.store.unavailable',
+  STORE_AVAILABLE: 'gdoi.store.available',
+
+  // Key-server cluster (etcd)
+  CLUSTER_PRIMARY: 'gdoi.cluster.primary',
+  CLUSTER_FOLLOWER: 'gdoi.cluster.follower',
+  CLUSTER_FENCED: 'gdoi.cluster.fenced',
+  CLUSTER_LEASE: 'gdoi.cluster.lease',
+  CLUSTER_SYNC: 'gdoi.cluster.sync',
 
   // Phase 1 (IKEv1 Main Mode on UDP 848)
   IKE_ESTABLISHED: 'gdoi.ike.established',

@@ -5,10 +5,14 @@
 //
 // Secrets are kept out in three layers:
 // 1. `sanitize()` runs on every merge object and every child binding (pino `formatters`): any field
-//    whose name looks like a secret (psk, *key, *keys, skeyid*, secret, password, private*, gxy) is
-//    replaced by "[Redacted]" at any depth; `Secret`, `asKey()` bytes and KeyObjects become "[key]";
-//    other byte arrays become "[N bytes]" (use `hex()` for a trace dump; it refuses key material).
-// 2. pino `redact` paths (REDACT_PATHS) as a second net for the documented shapes.
+//    whose name carries a secret is replaced by "[Redacted]" at any depth (isSecretField): psk*,
+//    skeyid*, *secret*, *password*, *passphrase*, private*, gxy, and names whose last word is key/keys
+//    (key, keys, encKey, authKey, algorithmKey, preSharedKeys, KEK_ALGORITHM_KEY) — but not the word
+//    rekey (atNextRekey, lastRekey: times, not keys), and not a number or boolean under a key/keys
+//    name (counts such as `tekKeys: 3`). `Secret`, `asKey()` bytes, KeyObjects and @gdoi/wire key
+//    holders become "[key]" under any name; other byte arrays become "[N bytes]" (use `hex()` for a
+//    trace dump; it refuses key material).
+// 2. pino `redact` paths (REDACT_PATHS) as a second net for the documented shapes (same value rule).
 // 3. `Secret#toString`/`toJSON` and `KeyBytes` in types, so a key can't be interpolated by accident.
 // What this cannot catch: a secret pasted into the message *string* itself. Don't build messages from
 // values; pass them as fields.
@@ -46,12 +50,24 @@ export const REDACT_PATHS: readonly string[] = [
   'config.ike.preSharedKeys[*].key',
 ]
 
-/** Field names whose values are never logged, at any depth. */
-export function isSecretFieldName(name: string): boolean {
+/** "atNextRekey" → at next rekey, "KEK_ALGORITHM_KEY" → kek algorithm key, "tek-keys" → tek keys. */
+function nameWords(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '')
+}
+
+/**
+ * Why a field name is secret-bearing: 'always' (psk, skeyid*, secret, password, passphrase, private*,
+ * gxy, dhShared: never logged), 'key' (last word key/keys, or a run-together word ending so, like
+ * "apikey" — the word rekey excepted), or undefined.
+ */
+function secretNameKind(name: string): 'always' | 'key' | undefined {
   const n = name.toLowerCase()
-  return (
-    n.endsWith('key') ||
-    n.endsWith('keys') ||
+  if (
     n.includes('psk') ||
     n.includes('skeyid') ||
     n.includes('secret') ||
@@ -60,7 +76,27 @@ export function isSecretFieldName(name: string): boolean {
     n.includes('private') ||
     n === 'gxy' ||
     n === 'dhshared'
-  )
+  ) {
+    return 'always'
+  }
+  const last = nameWords(name).at(-1) ?? ''
+  return /keys?$/.test(last) && !/^rekeys?$/.test(last) ? 'key' : undefined
+}
+
+/** Field names whose values are never logged, at any depth (but see isSecretField for counts). */
+export function isSecretFieldName(name: string): boolean {
+  return secretNameKind(name) !== undefined
+}
+
+/**
+ * Whether the value under this field name must be redacted: a secret-bearing name with a value, except
+ * a number or boolean under a key/keys name (a count like `tekKeys: 3`, never key material).
+ */
+export function isSecretField(name: string, value: unknown): boolean {
+  if (value === undefined || value === null) return false
+  const kind = secretNameKind(name)
+  if (kind === undefined) return false
+  return !(kind === 'key' && (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint'))
 }
 
 const MAX_DEPTH = 8
@@ -82,7 +118,7 @@ export function sanitize(value: unknown, depth = 0, seen: WeakSet<object> = new 
     if (Array.isArray(value)) return value.map((v) => sanitize(v, depth + 1, seen))
     if (value instanceof Map) {
       const out: Record<string, unknown> = {}
-      for (const [k, v] of value) out[String(k)] = isSecretFieldName(String(k)) ? REDACTED : sanitize(v, depth + 1, seen)
+      for (const [k, v] of value) out[String(k)] = isSecretField(String(k), v) ? REDACTED : sanitize(v, depth + 1, seen)
       return out
     }
     if (value instanceof Set) return [...value].map((v) => sanitize(v, depth + 1, seen))
@@ -93,7 +129,7 @@ export function sanitize(value: unknown, depth = 0, seen: WeakSet<object> = new 
     const out: Record<string, unknown> = {}
     for (const k of Object.keys(value)) {
       const v = (value as Record<string, unknown>)[k]
-      out[k] = isSecretFieldName(k) && v !== undefined && v !== null ? REDACTED : sanitize(v, depth + 1, seen)
+      out[k] = isSecretField(k, v) ? REDACTED : sanitize(v, depth + 1, seen)
     }
     return out
   } finally {
@@ -121,7 +157,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const options: PinoOptions = {
     level: opts.level ?? 'info',
     base: { ...(opts.base ?? {}) },
-    redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+    // The same rule as sanitize(): a count under `keys` (`{ keys: 3 }`) is not a key.
+    redact: { paths: [...REDACT_PATHS], censor: (v: unknown, path: string[]) => (isSecretField(path.at(-1) ?? '', v) ? REDACTED : v) },
     formatters: {
       log: (obj) => sanitize(obj) as Record<string, unknown>,
       bindings: (b) => sanitize(b) as Record<string, unknown>,

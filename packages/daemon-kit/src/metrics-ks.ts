@@ -24,6 +24,14 @@ export interface KsMetricsView {
   readonly pushesInProgress: readonly unknown[]
   /** ks-daemon counters.ts names: `pull.failed.bad-hash`, `drop.decode.ERR_TRUNCATED`, … */
   readonly counters: Readonly<Record<string, number>>
+  /** Key servers sharing their state on etcd (ks-daemon cluster.ts); null/absent with a state file. */
+  readonly cluster?: {
+    readonly role: 'primary' | 'follower'
+    readonly leaseAgeSec: number | null
+    readonly instances: readonly unknown[]
+    readonly fenceFailures: number
+    readonly store: { readonly available: boolean; readonly endpoints: readonly { readonly endpoint: string; readonly healthy: boolean }[] }
+  } | null
 }
 
 export interface KsMetricsOptions {
@@ -116,6 +124,22 @@ export function createKsMetrics(registry: Registry, opts: KsMetricsOptions = {})
     const v = view.get()
     return v === undefined ? [] : [[{}, v.pushesInProgress.length]]
   })
+
+  // ---- key-server cluster on etcd (only when the status has one) ----
+  const cluster = (): NonNullable<KsMetricsView['cluster']> | undefined => view.get()?.cluster ?? undefined
+  const one = (f: (c: NonNullable<KsMetricsView['cluster']>) => number | null): Sample<never>[] => {
+    const c = cluster()
+    const v = c === undefined ? null : f(c)
+    return v === null ? [] : [[{}, v]]
+  }
+  derivedGauge(registry, 'gdoi_ks_cluster_primary', '1 when this key server is the primary of its etcd cluster (sends the rekeys), 0 when a follower', [], () => one((c) => (c.role === 'primary' ? 1 : 0)))
+  derivedGauge(registry, 'gdoi_ks_cluster_instances', 'Key servers of the cluster that hold a live lease', [], () => one((c) => c.instances.length))
+  derivedGauge(registry, 'gdoi_ks_cluster_lease_age_seconds', "Seconds since this key server's etcd lease was last renewed", [], () => one((c) => c.leaseAgeSec))
+  derivedGauge(registry, 'gdoi_ks_store_available', '1 while etcd answers this key server, 0 while it does not (no rekey can be saved or sent)', [], () => one((c) => (c.store.available ? 1 : 0)))
+  derivedGauge(registry, 'gdoi_ks_store_endpoint_healthy', 'Each etcd endpoint: 1 healthy, 0 not (polled every 5 s)', ['endpoint'], () =>
+    (cluster()?.store.endpoints ?? []).map((e): Sample<'endpoint'> => [{ endpoint: e.endpoint }, e.healthy ? 1 : 0]),
+  )
+  derivedCounter(registry, 'gdoi_ks_cluster_fence_refusals_total', 'Writes etcd refused because another key server had become primary (no push was sent)', [], () => one((c) => c.fenceFailures))
 
   return {
     setSource: (source) => view.set(source),

@@ -61,3 +61,13 @@ t.test('channel names follow gdoi:<role>:<event>', (t) => {
   t.ok(names.includes('gdoi:gm:registered'))
   t.end()
 })
+
+t.test('the group member\'s own events have listed names', (t) => {
+  t.same(
+    [DiagChannel.GM_PUSH_ACCEPTED, DiagChannel.GM_PUSH_REJECTED, DiagChannel.GM_KS_FAILOVER, DiagChannel.GM_KEK_RETIRED, DiagChannel.GM_TEK_ACTIVATED, DiagChannel.GM_STOPPED, DiagChannel.GM_RELOADED],
+    ['gdoi:gm:push-accepted', 'gdoi:gm:push-rejected', 'gdoi:gm:ks-failover', 'gdoi:gm:kek-retired', 'gdoi:gm:tek-activated', 'gdoi:gm:stopped', 'gdoi:gm:reloaded'],
+  )
+  const names = Object.values(DiagChannel)
+  t.equal(new Set(names).size, names.length, 'no name listed twice')
+  t.end()
+})

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { inspect } from 'node:util'
 import { generateKeyPairSync } from 'node:crypto'
-import { createLogger, createLogSink, sanitize, isSecretFieldName, REDACTED } from '../src/log.js'
+import { createLogger, createLogSink, sanitize, isSecretField, isSecretFieldName, REDACTED } from '../src/log.js'
 import { LogEvent, EVENT_FIELD, CISCO_EQUIVALENT } from '../src/log-events.js'
 import { Secret, asKey, hex, isKeyMaterial, wipe } from '../src/secret.js'
 
@@ -101,6 +101,19 @@ t.test('sanitize: names, bytes, cycles, depth', (t) => {
   t.notOk(isSecretFieldName('keyFile'))
   t.notOk(isSecretFieldName('spi'))
   t.notOk(isSecretFieldName('keyServers'))
+  for (const n of ['key', 'keys', 'privateKey', 'encKey', 'authKey', 'algorithmKey', 'skeyid', 'skeyidA', 'secret', 'password', 'KEK_ALGORITHM_KEY', 'tek-key', 'apikey', 'baseKey', 'dhPrivate', 'gxy']) {
+    t.ok(isSecretFieldName(n), `${n}: secret-bearing`)
+  }
+  for (const n of ['atNextRekey', 'rekey', 'rekeys', 'lastRekey', 'nextRekeyAtMs', 'REKEY', 'rekeyAck', 'rekeysSent', 'keyBits', 'keyLengthBits', 'kekSpi']) {
+    t.notOk(isSecretFieldName(n), `${n}: not a secret`)
+  }
+  t.notOk(isSecretField('tekKeys', 3), 'a count under a keys name')
+  t.notOk(isSecretField('keys', 0))
+  t.notOk(isSecretField('hasKey', true))
+  t.ok(isSecretField('tekKeys', [1, 2]), 'but not an array of them')
+  t.ok(isSecretField('encKey', 'deadbeef'))
+  t.ok(isSecretField('psk', 1234), 'a numeric PSK is still a PSK')
+  t.ok(isSecretField('password', false))
   const cyc: Record<string, unknown> = { a: 1 }
   cyc['self'] = cyc
   t.same(sanitize(cyc), { a: 1, self: '[circular]' })
@@ -149,5 +162,25 @@ t.test('event names are stable, unique and documented', (t) => {
     t.ok(names.includes(required as (typeof names)[number]), required)
   }
   t.match(CISCO_EQUIVALENT[LogEvent.REGISTRATION_COMPLETE], /GM_REGS_COMPL/)
+  t.end()
+})
+
+t.test('rekey words and counts reach the log; the secrets next to them do not', (t) => {
+  const sink = createLogSink()
+  const log = createLogger({ destination: sink.stream, level: 'debug', format: 'json' })
+  const kb = keyBytes()
+  log.info({ atNextRekey: '2026-01-01T00:00:00Z', rekey: 'tek', nextRekeyInSec: 90, tekKeys: 3, keys: 2, group: { kekKeys: 1, keys: 4 } }, 'schedule')
+  log.info({ lastRekey: 5, rekeys: { sent: 2 }, teks: [{ spi: 1, encKey: kb, authKey: KEY_HEX, keyBits: 256 }], psk: 4711 }, 'mixed')
+  log.child({ atNextRekey: 7, tekKeys: 2 }).info('child bindings')
+  log.info({ m: new Map<string, unknown>([['tekKeys', 3], ['encKey', KEY_HEX]]) }, 'map')
+  log.info({ keys: [KEY_HEX], key: KEY_HEX, holder: { key: Secret.fromString(PSK) } }, 'key-ish values')
+  const [a, b, c, d, e] = sink.lines()
+  t.match(a, { atNextRekey: '2026-01-01T00:00:00Z', rekey: 'tek', nextRekeyInSec: 90, tekKeys: 3, keys: 2, group: { kekKeys: 1, keys: 4 } })
+  t.match(b, { lastRekey: 5, rekeys: { sent: 2 }, teks: [{ spi: 1, encKey: REDACTED, authKey: REDACTED, keyBits: 256 }], psk: REDACTED })
+  t.match(c, { atNextRekey: 7, tekKeys: 2 })
+  t.match(d, { m: { tekKeys: 3, encKey: REDACTED } })
+  t.match(e, { keys: REDACTED, key: REDACTED, holder: { key: REDACTED } })
+  t.same(leaks(sink.text()), [], 'no secret in the output')
+  t.notOk(sink.text().includes('4711'), 'a numeric PSK is not a count')
   t.end()
 })

@@ -247,7 +247,16 @@ function repro(file: string, name: string): void {
   const t = target(name)
   const t0 = performance.now()
   try {
-    console.log(`${name}: ${t.run(input)} (${(performance.now() - t0).toFixed(2)} ms)`)
+    const label = t.run(input)
+    const first = performance.now() - t0
+    const times: number[] = []
+    for (let i = 0; i < 20; i++) {
+      const t1 = performance.now()
+      t.run(input)
+      times.push(performance.now() - t1)
+    }
+    times.sort((a, b) => a - b)
+    console.log(`${name}: ${label} — first run ${first.toFixed(2)} ms, then 20 runs: min ${times[0]?.toFixed(2)} ms, median ${times[10]?.toFixed(2)} ms`)
   } catch (e) {
     const kind = bugKind(e)
     console.log(`${name}: ${kind === undefined ? 'DecodeError (rejected, fine)' : `BUG ${kind}`} after ${(performance.now() - t0).toFixed(2)} ms`)

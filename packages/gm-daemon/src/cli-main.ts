@@ -2,6 +2,7 @@
 //   run     start the daemon (daemon.ts) and stay up until SIGTERM/SIGINT; SIGHUP re-reads the config
 //   status  ask the running daemon over its control socket; text like `show crypto gdoi`, or --json
 //   reload  ask the running daemon to re-read its configuration and re-register
+//   simulate  N simulated group members against a key server (load test, simulate.ts; no TUN)
 // Exit status: 0 fine, 1 runtime failure (configuration, socket, daemon), 2 usage.
 import yargs from 'yargs'
 import { ControlError, controlRequest, DEFAULT_GM_CONTROL_SOCKET, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '@gdoi/daemon-kit'
@@ -9,6 +10,7 @@ import { loadGmConfig } from './config/load.js'
 import { parseMetricsListen, type MetricsListen } from '@gdoi/daemon-kit/metrics-listen'
 import { runGroupMember, type RunningDaemon } from './daemon.js'
 import { renderStatus, type GmStatus } from './status.js'
+import { renderSimulateResult, simulate, simulateOptionsFrom, SIMULATE_OPTIONS, type SimulateArgs, type SimulateOptions } from './simulate.js'
 
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const
 
@@ -25,6 +27,7 @@ type Parsed =
   | { kind: 'run'; config: string; logLevel?: LogLevel; logFormat?: LogFormat; keylog?: string; metrics?: MetricsListen }
   | { kind: 'status'; socket: SocketRef; json: boolean }
   | { kind: 'reload'; socket: SocketRef }
+  | { kind: 'simulate'; options: SimulateOptions; json: boolean }
   | { kind: 'help'; text: string }
   | { kind: 'usage'; message: string }
 
@@ -96,6 +99,16 @@ async function parse(argv: readonly string[]): Promise<Parsed> {
         picked = { kind: 'reload', socket: sockOf(a) }
       },
     )
+    .command(
+      'simulate',
+      'run N simulated group members (Main Mode + GROUPKEY-PULL + pushes and ACKs, no TUN) against a key server',
+      (y) => y.options(SIMULATE_OPTIONS),
+      (a) => {
+        const o = simulateOptionsFrom(a as unknown as SimulateArgs, process.env)
+        if (typeof o === 'string') failure = o
+        else picked = { kind: 'simulate', options: o, json: a.json === true }
+      },
+    )
     .strict()
     .help()
     .version(false)
@@ -146,6 +159,15 @@ export async function cliMain(argv: readonly string[], io: CliIo): Promise<numbe
       }
     case 'run':
       return run(p, io)
+    case 'simulate':
+      try {
+        const r = await simulate({ ...p.options, progress: (line) => io.stderr(`${line}\n`) })
+        io.stdout(p.json ? `${JSON.stringify(r)}\n` : renderSimulateResult(r))
+        return r.registration.failed === 0 && r.pushes.every((x) => x.complete) ? ExitCode.OK : ExitCode.FAILURE
+      } catch (err) {
+        io.stderr(`${NAME}: ${problem(err)}\n`)
+        return ExitCode.FAILURE
+      }
   }
 }
 

@@ -1,6 +1,7 @@
 // `gdoi-gm run` with real I/O: configuration file, pino logger, UDP socket on the configured local
 // address/port, real clock, key log, the root-only control socket (`status`, `reload`) and, when the
 // configuration enables TUN, the data plane. cli.ts adds signals on top of this.
+import { dirname } from 'node:path'
 import type { DestinationStream, Logger } from 'pino'
 import {
   createLogger,
@@ -139,7 +140,10 @@ export async function runGroupMember(o: RunOptions): Promise<RunningDaemon> {
       },
     })
     cleanups.push(() => control.close())
-    for (const w of control.warnings) log.warn({ path: control.path }, w)
+    // The socket named by the configuration (`controlSocket`, default /run/gdoi/gm.sock — which is
+    // what examples/gm1.yaml uses on purpose, to equal gm1.ios.cfg): say which one, as the KS does.
+    for (const w of control.warnings) log.warn({ event: LogEvent.CONFIG_WARNING, controlSocket: control.path, dir: dirname(control.path) }, w)
+    log.info({ controlSocket: control.path, pid: process.pid }, 'control socket ready')
     let closing: Promise<void> | undefined
     return {
       gm,

@@ -1,36 +1,36 @@
 // diagnostics_channel events of the group member (tests and tools wait on these instead of parsing
-// logs). The daemon-kit DiagChannel names are used where they exist; the few GM-only names below are
-// published through node:diagnostics_channel directly. Every message carries `gm` (this member's
-// local address:port) and `group`, so several members in one process can be told apart. Messages
-// never contain key material.
+// logs). Every name is one of daemon-kit's DiagChannel names (the `gdoi:gm:*` list is kept there, so
+// tools can subscribe without importing gm-daemon). Every message carries `gm` (this member's local
+// address:port) and `group`, so several members in one process can be told apart. Messages never
+// contain key material.
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { DiagChannel, type DiagMessage } from '@gdoi/daemon-kit'
 
 export const GmChannel = {
   STARTED: DiagChannel.GM_STARTED,
-  STOPPED: 'gdoi:gm:stopped',
+  STOPPED: DiagChannel.GM_STOPPED,
   REGISTRATION_STARTED: DiagChannel.GM_REGISTRATION_STARTED,
   REGISTERED: DiagChannel.GM_REGISTERED,
   REGISTRATION_FAILED: DiagChannel.GM_REGISTRATION_FAILED,
   /** One key server did not work out; the next one in the list is tried. */
-  KS_FAILOVER: 'gdoi:gm:ks-failover',
+  KS_FAILOVER: DiagChannel.GM_KS_FAILOVER,
   REREGISTER: DiagChannel.GM_REREGISTER,
   KEK_INSTALLED: DiagChannel.GM_KEK_INSTALLED,
-  KEK_RETIRED: 'gdoi:gm:kek-retired',
+  KEK_RETIRED: DiagChannel.GM_KEK_RETIRED,
   TEK_INSTALLED: DiagChannel.GM_TEK_INSTALLED,
   /** A TEK became the outbound SA of its policy (activation time delay elapsed). */
-  TEK_ACTIVATED: 'gdoi:gm:tek-activated',
+  TEK_ACTIVATED: DiagChannel.GM_TEK_ACTIVATED,
   TEK_EXPIRED: DiagChannel.GM_TEK_EXPIRED,
   /** An accepted push; published on both names (push-accepted is the same event as rekey-received). */
-  PUSH_ACCEPTED: 'gdoi:gm:push-accepted',
+  PUSH_ACCEPTED: DiagChannel.GM_PUSH_ACCEPTED,
   REKEY_RECEIVED: DiagChannel.GM_REKEY_RECEIVED,
-  PUSH_REJECTED: 'gdoi:gm:push-rejected',
+  PUSH_REJECTED: DiagChannel.GM_PUSH_REJECTED,
   REKEY_REJECTED: DiagChannel.GM_REKEY_REJECTED,
   ACK_SENT: DiagChannel.GM_ACK_SENT,
   IKE_ESTABLISHED: DiagChannel.IKE_ESTABLISHED,
   IKE_FAILED: DiagChannel.IKE_FAILED,
   DECODE_ERROR: DiagChannel.DECODE_ERROR,
-  RELOADED: 'gdoi:gm:reloaded',
+  RELOADED: DiagChannel.GM_RELOADED,
 } as const
 export type GmChannel = (typeof GmChannel)[keyof typeof GmChannel]
 
@@ -40,7 +40,7 @@ export function publishGm(channel: GmChannel, msg: DiagMessage): void {
   if (ch.hasSubscribers) ch.publish(msg)
 }
 
-/** Subscribes to a GM channel (daemon-kit's `subscribe` only knows its own names). */
+/** Subscribes to a GM channel (the same as daemon-kit's `subscribe`, typed to the GM's names). */
 export function subscribeGm(channel: GmChannel, fn: (msg: DiagMessage) => void): () => void {
   const listener = (m: unknown): void => fn(m as DiagMessage)
   diagnosticsChannel.subscribe(channel, listener)

@@ -4,7 +4,9 @@
 // and never changes state for a rejected push. Old, replayed, forged and unknown-KEK pushes are dropped,
 // counted by reason and logged. An accepted push is applied here: Delete payloads, new TEKs into the SA
 // table (with the GAP activation/deactivation delays), KEK rollover bookkeeping, and the RFC 8263 ACK
-// back to the push's source when the current SAK asks for one.
+// back to the push's source when the current SAK asks for one. A retransmission of a push we already
+// accepted and acknowledged is dropped as 'duplicate' but acknowledged again (ack-cache.ts): our first
+// ACK may have been lost, and the KS counts a silent member as missing.
 import type { Logger } from 'pino'
 import {
   buildAck,
@@ -17,6 +19,7 @@ import {
   type PushRejection,
 } from '@gdoi/wire/exchange/index'
 import { formatEndpoint, LogEvent, type Clock, type Endpoint, type Transport } from '@gdoi/daemon-kit'
+import { AckCache, pushDigest } from './ack-cache.js'
 import { GmChannel, publishGm } from './diag.js'
 import { KekStore, toHex } from './kek-store.js'
 import { randomInt, type Rng } from './rekey-timer.js'
@@ -32,6 +35,8 @@ export interface PushCounters {
   /** Accepted since the last registration ("After latest register"). */
   afterRegister: number
   acksSent: number
+  /** ACKs sent again for retransmitted (duplicate) pushes; included in acksSent. */
+  acksResent: number
   rejected: Record<PushRejectCode, number>
   lastSeq: number | null
   lastFrom: string | null
@@ -77,12 +82,14 @@ export class PushReceiver {
   #state: PushMemberState = EMPTY_PUSH_MEMBER_STATE
   #unknownKekRun = 0
   readonly #pendingAcks = new Set<() => void>()
+  readonly #sentAcks = new AckCache()
   readonly counters: PushCounters = {
     received: 0,
     receivedUnicast: 0,
     receivedMulticast: 0,
     afterRegister: 0,
     acksSent: 0,
+    acksResent: 0,
     rejected: { ...ZERO_REJECTS },
     lastSeq: null,
     lastFrom: null,
@@ -121,6 +128,7 @@ export class PushReceiver {
 
   clear(): void {
     this.#state = EMPTY_PUSH_MEMBER_STATE
+    this.#sentAcks.clear()
     this.#o.keks.reconcile([], 'cleared')
   }
 
@@ -135,9 +143,10 @@ export class PushReceiver {
     this.#state = out.state // unchanged on rejection, except 'bad-policy' (authentic: its SEQ was consumed)
     if ('rejected' in out) {
       this.#rejected(out.rejected, from, bytes)
+      if (out.rejected.code === 'duplicate') this.#reAck(bytes, from)
       return
     }
-    this.#accepted(out.accepted, from, via, before)
+    this.#accepted(out.accepted, from, via, before, bytes)
   }
 
   #rejected(r: PushRejection, from: Endpoint, bytes: Uint8Array): void {
@@ -176,7 +185,7 @@ export class PushReceiver {
     }
   }
 
-  #accepted(a: PushAccepted, from: Endpoint, via: 'unicast' | 'multicast', before: readonly string[]): void {
+  #accepted(a: PushAccepted, from: Endpoint, via: 'unicast' | 'multicast', before: readonly string[], push: Uint8Array): void {
     const now = this.#o.clock.nowMs()
     const peer = formatEndpoint(from)
     this.#unknownKekRun = 0
@@ -217,7 +226,7 @@ export class PushReceiver {
       if (r.awaitingKeys.length > 0) this.#log.info({ spis: r.awaitingKeys }, 'pushed SATs without keys: waiting for their key packets')
     }
 
-    this.#ack(a, from, via)
+    this.#ack(a, from, via, push)
     const msg = { gm: this.#o.diagId, group: this.#o.groupName, peer, seq: a.seq, kekSpi: toHex(a.kekSpi), rollover: a.newKek !== undefined }
     publishGm(GmChannel.PUSH_ACCEPTED, msg)
     publishGm(GmChannel.REKEY_RECEIVED, msg)
@@ -225,7 +234,7 @@ export class PushReceiver {
     if (before.join() !== after.join()) this.#o.events.onKeksChanged()
   }
 
-  #ack(a: PushAccepted, from: Endpoint, via: 'unicast' | 'multicast'): void {
+  #ack(a: PushAccepted, from: Endpoint, via: 'unicast' | 'multicast', push: Uint8Array): void {
     const req = a.ack
     if (req === undefined || this.#o.ackMode !== 'rfc8263') return
     if (req.ackRequested !== 1 && req.ackRequested !== 3) {
@@ -239,8 +248,11 @@ export class PushReceiver {
       this.#log.warn({ err: (err as Error).message }, 'cannot build the rekey ACK')
       return
     }
+    // digest now: the receive buffer may be reused before a jittered (multicast) ACK leaves
+    const digest = pushDigest(push)
     const send = (): void => {
       this.#o.transport.send(bytes, from)
+      this.#sentAcks.remember(toHex(a.kekSpi), a.seq, digest, bytes)
       this.counters.acksSent++
       this.#log.info({ event: LogEvent.REKEY_ACK, group: this.#o.groupName, to: formatEndpoint(from), seq: a.seq }, 'rekey ACK sent')
       publishGm(GmChannel.ACK_SENT, { gm: this.#o.diagId, group: this.#o.groupName, peer: formatEndpoint(from), seq: a.seq })
@@ -254,5 +266,17 @@ export class PushReceiver {
       send()
     })
     this.#pendingAcks.add(cancel)
+  }
+
+  /** A retransmission of a push we accepted and acknowledged: the same ACK again (never a new one). */
+  #reAck(push: Uint8Array, from: Endpoint): void {
+    if (this.#o.ackMode !== 'rfc8263') return
+    const sent = this.#sentAcks.resendFor(push)
+    if (sent === undefined) return
+    this.#o.transport.send(sent.bytes, from)
+    this.counters.acksSent++
+    this.counters.acksResent++
+    this.#log.info({ event: LogEvent.REKEY_ACK, group: this.#o.groupName, to: formatEndpoint(from), seq: sent.seq, resend: sent.resends }, 'rekey retransmitted: ACK sent again')
+    publishGm(GmChannel.ACK_SENT, { gm: this.#o.diagId, group: this.#o.groupName, peer: formatEndpoint(from), seq: sent.seq, resent: true })
   }
 }

@@ -142,6 +142,8 @@ export function localPrefixes(routes: readonly IpRouteJson[], wan: string | null
 export interface RouteSpec {
   readonly type: 'unicast' | 'throw'
   readonly dst: string
+  /** Route MTU (unicast routes into the TUN for plaintext): the largest inner packet whose ESP fits. */
+  readonly mtu?: number
 }
 
 export interface TablePlan {
@@ -151,15 +153,40 @@ export interface TablePlan {
   readonly in: readonly RouteSpec[]
 }
 
-export function planTables(protectedDsts: readonly string[], localDsts: readonly string[]): TablePlan {
+export function planTables(protectedDsts: readonly string[], localDsts: readonly string[], innerMtuBytes?: number): TablePlan {
   const prot = dedupe(protectedDsts.map((s) => parsePrefix(s)).filter((p): p is Prefix => p !== undefined))
   const local = dedupe(localDsts.map((s) => parsePrefix(s)).filter((p): p is Prefix => p !== undefined))
   const out: RouteSpec[] = []
-  for (const q of prot) if (!local.some((p) => within(q, p))) out.push({ type: 'unicast', dst: formatPrefix(q) })
+  const mtu = innerMtuBytes !== undefined ? { mtu: innerMtuBytes } : {}
+  for (const q of prot) if (!local.some((p) => within(q, p))) out.push({ type: 'unicast', dst: formatPrefix(q), ...mtu })
   for (const p of local) if (prot.some((q) => within(p, q) && !samePrefix(p, q))) out.push({ type: 'throw', dst: formatPrefix(p) })
   const inner: Prefix[] = []
   for (const p of local) for (const q of prot) if (within(p, q)) inner.push(p); else if (within(q, p)) inner.push(q)
   return { out, in: dedupe(inner).map((p) => ({ type: 'unicast', dst: formatPrefix(p) })) }
+}
+
+/** ESP sizes of a transform (the data plane's EspSuite has these fields). */
+export interface EspOverhead {
+  /** SPI, sequence number and IV. */
+  readonly headerBytes: number
+  readonly icvBytes: number
+  readonly blockBytes: number
+}
+
+/** The worst transform we support: AES-CBC (16-octet IV and blocks) with HMAC-SHA-512-256 (32-octet ICV). */
+export const WORST_ESP_OVERHEAD: EspOverhead = { headerBytes: 24, icvBytes: 32, blockBytes: 16 }
+
+/**
+ * The largest inner packet whose ESP tunnel packet (outer IPv4 ‖ ESP header ‖ IV ‖ payload ‖ pad ‖ 2 ‖
+ * ICV) fits `pathMtuBytes` for every transform given — the same sum as the data plane's DF check.
+ * AES-256-CBC + HMAC-SHA1-96 in 1400 octets: 1342.
+ */
+export function innerMtuBytes(pathMtuBytes: number, suites: readonly EspOverhead[]): number {
+  const fit = (s: EspOverhead): number => {
+    const room = pathMtuBytes - 20 - s.headerBytes - s.icvBytes
+    return room - (room % s.blockBytes) - 2
+  }
+  return Math.max(68, Math.min(...(suites.length > 0 ? suites : [WORST_ESP_OVERHEAD]).map(fit)))
 }
 
 export interface RuleLayout {
@@ -213,6 +240,13 @@ export interface RoutingOptions {
   readonly refreshMs?: number
   /** /proc/sys root (tests). */
   readonly procSys?: string
+  /**
+   * The largest plaintext packet whose ESP packet still fits the TUN MTU (from the installed SAs'
+   * transforms). It becomes the MTU of the routes that send plaintext into the TUN, so that the kernel
+   * fragments packets without DF before encryption and answers packets with DF with ICMP "fragmentation
+   * needed" itself. Absent / undefined: no route MTU (the data plane's own ICMP is the only guard).
+   */
+  readonly innerMtuBytes?: () => number | undefined
 }
 
 export interface RoutingStatus {
@@ -231,14 +265,15 @@ export interface RoutingStatus {
 
 type Json = Record<string, unknown>
 
-const routeKey = (r: RouteSpec): string => `${r.type} ${r.dst}`
+const routeKey = (r: RouteSpec): string => `${r.type} ${r.dst}${r.mtu !== undefined ? ` mtu ${r.mtu}` : ''}`
 
 function currentRoutes(json: string): RouteSpec[] {
   const arr = JSON.parse(json === '' ? '[]' : json) as IpRouteJson[]
   return arr.flatMap((r) => {
     const p = parsePrefix(r.dst)
     if (p === undefined) return []
-    return [{ type: r.type === 'throw' ? 'throw' : 'unicast', dst: formatPrefix(p) } as RouteSpec]
+    const mtu = (r as { metrics?: readonly { mtu?: number }[] }).metrics?.find((m) => m.mtu !== undefined)?.mtu
+    return [{ type: r.type === 'throw' ? 'throw' : 'unicast', dst: formatPrefix(p), ...(mtu !== undefined ? { mtu } : {}) } as RouteSpec]
   })
 }
 
@@ -281,8 +316,8 @@ export class KernelRouting {
   /** Removes whatever an earlier run left (same preferences and tables), then installs the rules. */
   async install(acl: readonly AclEntry[]): Promise<void> {
     await this.#removeAll()
+    await this.#sysctls() // before the link comes up: no IPv6 autoconfiguration into the TUN
     await this.#ip(['link', 'set', 'dev', this.tun, 'up'])
-    await this.#sysctls()
     for (const r of ruleArgs(this.#layout)) await this.#ip(['-4', 'rule', 'add', ...r])
     this.#acl = acl
     await this.#sync()
@@ -348,7 +383,7 @@ export class KernelRouting {
     const main = JSON.parse((await this.#ip(['-j', '-4', 'route', 'show', 'table', 'main'])) || '[]') as IpRouteJson[]
     this.#protected = protectedPrefixes(this.#acl)
     this.#local = localPrefixes(main, this.wan, this.tun)
-    const plan = planTables(this.#protected, this.#local)
+    const plan = planTables(this.#protected, this.#local, this.#o.innerMtuBytes?.())
     const changed = (await this.#apply(this.tableOut, plan.out)) + (await this.#apply(this.tableIn, plan.in))
     this.#plan = plan
     if (changed > 0) {
@@ -362,13 +397,13 @@ export class KernelRouting {
 
   /** Makes the table hold exactly `want`: replace first (no window in which protected traffic leaks), then delete. */
   async #apply(table: number, want: readonly RouteSpec[]): Promise<number> {
-    const have = currentRoutes(await this.#ip(['-j', '-4', 'route', 'show', 'table', String(table)]))
+    const have = currentRoutes(await this.#showTable(table))
     const haveKeys = new Set(have.map(routeKey))
     const wantDst = new Set(want.map((r) => r.dst))
     let n = 0
     for (const r of want) {
       if (haveKeys.has(routeKey(r))) continue
-      const spec = r.type === 'throw' ? ['throw', r.dst] : [r.dst, 'dev', this.tun]
+      const spec = r.type === 'throw' ? ['throw', r.dst] : [r.dst, 'dev', this.tun, ...(r.mtu !== undefined ? ['mtu', String(r.mtu)] : [])]
       await this.#ip(['-4', 'route', 'replace', ...spec, 'table', String(table)])
       n++
     }
@@ -378,6 +413,16 @@ export class KernelRouting {
       n++
     }
     return n
+  }
+
+  /** `ip -j route show table N`; a table that does not exist yet (no route ever added) is empty. */
+  async #showTable(table: number): Promise<string> {
+    try {
+      return await this.#ip(['-j', '-4', 'route', 'show', 'table', String(table)])
+    } catch (err) {
+      if (/table does not exist/i.test((err as Error).message)) return '[]'
+      throw err
+    }
   }
 
   async #removeAll(): Promise<void> {

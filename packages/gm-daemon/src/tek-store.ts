@@ -81,10 +81,24 @@ export class TekStore {
     const installed: number[] = []
     const awaitingKeys: number[] = []
     const refused: { spi: number; reason: string }[] = []
-    for (const [spi, sats] of bySpi) {
+    // A registration during a rollover brings the old TEK and the new one for the same selector. The
+    // group already sends with (or, within ATD, at least accepts) the newest: send with it at once and
+    // keep the older ones for receiving. The GAP delays count from a push's receipt, not from a PULL —
+    // waiting for the old TEK's expiry would send with an SPI the other members may have retired (DTD).
+    let order = [...bySpi]
+    const sendNow = new Set<number>()
+    if (source === 'registration') {
+      const life = (sats: readonly TekPolicy[]): number => sats[0]?.lifetimeSec ?? 0
+      order = order.sort((a, b) => life(a[1]) - life(b[1]))
+      const newest = new Map<string, number>()
+      for (const [spi, sats] of order) for (const s of sats) newest.set(selectorId(s.selector), spi)
+      for (const spi of newest.values()) sendNow.add(spi)
+    }
+    for (const [spi, sats] of order) {
       const k = keyBySpi.get(spi)
       const w = this.#awaiting.get(spi)
-      const gap = w !== undefined && sats === w.policies ? w.gap : policy.gap
+      const gap0 = w !== undefined && sats === w.policies ? w.gap : policy.gap
+      const gap = sendNow.has(spi) ? { ...gap0, activationDelaySec: 0 } : gap0
       if (k === undefined) {
         this.#awaiting.set(spi, { policies: sats, gap: policy.gap, source, from })
         awaitingKeys.push(spi)

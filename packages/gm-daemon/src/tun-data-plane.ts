@@ -5,7 +5,7 @@ import { createDataPlane } from './dataplane/dataplane.js'
 import { createPolicy } from './dataplane/policy.js'
 import { openTun, type TunDevice } from './dataplane/tun.js'
 import type { DataPlaneContext, DataPlaneFactory, GmDataPlane } from './data-plane-seam.js'
-import { startRouting, type KernelRouting, type RoutingOptions } from './routing.js'
+import { innerMtuBytes, startRouting, type KernelRouting, type RoutingOptions } from './routing.js'
 
 /** A factory over any TUN device opener (tests pass a memory TUN). No kernel routing. */
 export function dataPlaneOver(open: (ctx: Parameters<DataPlaneFactory>[0]) => TunDevice | Promise<TunDevice>): DataPlaneFactory {
@@ -37,6 +37,7 @@ export function withKernelRouting(inner: DataPlaneFactory, extra: Partial<Routin
       return plane
     }
     const r = ctx.config.routing
+    const tunMtu = plane.snapshot().tun.mtuBytes
     let routing: KernelRouting
     try {
       routing = await startRouting(
@@ -47,7 +48,8 @@ export function withKernelRouting(inner: DataPlaneFactory, extra: Partial<Routin
           localPort: ctx.config.local.port,
           ...(r?.table !== undefined ? { tableOut: r.table } : {}),
           ...(r?.preference !== undefined ? { preference: r.preference } : {}),
-          log: ctx.log.child({ c: 'routing' }),
+          innerMtuBytes: () => innerMtuBytes(tunMtu, ctx.sas.list().map((sa) => sa.fast.suite)),
+          log: ctx.log.child({ part: 'routing' }),
           ...extra,
         },
         ctx.acl,

@@ -108,7 +108,9 @@ t.test('replayed, old, forged and retired-KEK pushes are dropped, counted, logge
   const replay = logEvents(s.sink, LogEvent.REKEY_REJECTED).find((l) => l['reason'] === 'replay')
   t.equal(replay?.['seq'], 1)
   t.equal(replay?.['lastSeq'], 1)
-  t.equal(s.gm.status().rekeys.acksSent, 1, 'only the accepted push was acknowledged')
+  t.equal(s.gm.status().rekeys.acksSent, 2, 'only the accepted push was acknowledged (its byte-identical copy: the same ACK again)')
+  t.equal(s.gm.status().rekeys.acksResent, 1, 'old SEQ, forged, truncated, undecryptable: no ACK')
+  t.equal(ks.acks.filter((a) => a.verdict.ok).length, 1, 'one ACK accepted by the KS, the re-sent copy is its duplicate')
 })
 
 t.test('KEK rollover: new KEK from a push, old KEK retired by the first push under the new one', async (t) => {
@@ -160,6 +162,71 @@ t.test('RFC 8263 ACK: sent back to the push source with a HASH the KS verifies',
   t.equal(s.gm.status().rekeys.acksSent, 1)
   t.equal(s.on(GmChannel.ACK_SENT).length, 1)
   t.equal(logEvents(s.sink, LogEvent.REKEY_ACK)[0]?.['seq'], 1)
+})
+
+t.test('a retransmitted push is acknowledged again when the first ACK was lost (and only then)', async (t) => {
+  const s = await setup()
+  t.teardown(() => s.close())
+  const ks = s.kss[0]!
+  let dropAcks = 1
+  s.net.setFilter((d) => {
+    if (d.to.address !== ks.address || d.bytes[18] !== 35 || dropAcks === 0) return true
+    dropAcks--
+    return false // the first ACK is lost on the way
+  })
+  const push = ks.tekRollover(0x1002)
+  ks.sendTo(push, GM)
+  s.clock.advance(5)
+  t.equal(s.gm.status().rekeys.received, 1)
+  t.equal(s.gm.status().rekeys.acksSent, 1, 'ACK sent')
+  t.equal(ks.acks.length, 0, 'but lost: the KS has not heard from us')
+  const before = snapshot(s)
+
+  ks.sendTo(push, GM) // KS retransmission: byte-identical, dropped as duplicate before any crypto
+  s.clock.advance(5)
+  t.same(snapshot(s), before, 'the duplicate changed nothing')
+  t.equal(s.gm.status().rekeys.rejected.duplicate, 1)
+  t.equal(ks.acks.length, 1, 'the same ACK again reached the KS')
+  const v = ks.acks[0]!.verdict
+  t.ok(v.ok, 'and verifies')
+  if (v.ok) t.equal(v.seq, 1)
+  t.same(ks.acks[0]!.from, GM)
+  t.equal(s.gm.status().rekeys.acksResent, 1)
+  t.equal(s.gm.status().rekeys.acksSent, 2)
+  t.same(s.on(GmChannel.ACK_SENT).map((m) => [m['seq'], m['resent'] ?? false]), [[1, false], [1, true]])
+
+  ks.sendTo(push, GM) // a third copy: re-ACKed too; the KS drops it as a duplicate ACK (RFC 8263 §5)
+  s.clock.advance(5)
+  t.equal(s.gm.status().rekeys.acksResent, 2)
+  t.equal(ks.acks.length, 2)
+  t.same(ks.acks[1]!.verdict, { ok: false, reason: 'duplicate' })
+})
+
+t.test('never an ACK for a push that was not accepted: forged, replayed-old, or with ACKs disabled', async (t) => {
+  const s = await setup()
+  t.teardown(() => s.close())
+  const ks = s.kss[0]!
+  const forged = ks.buildPush({ seq: 5, policy: { teks: [tekPolicy(0x1004)] }, keys: { teks: [tekKeys(0x1004)] }, signWith: forgingKey() })
+  for (let i = 0; i < 3; i++) {
+    ks.sendTo(forged, GM)
+    s.clock.advance(5)
+  }
+  t.equal(s.gm.status().rekeys.rejected['bad-signature'], 3, 'a rejected push is never remembered, so never a duplicate')
+  t.equal(s.gm.status().rekeys.acksSent, 0)
+  t.equal(ks.acks.length, 0)
+
+  const off = await setup({ config: { rekeyAck: 'none' }, gmAddress: '10.0.1.2' })
+  t.teardown(() => off.close())
+  const ks2 = off.kss[0]!
+  const push = ks2.tekRollover(0x1002)
+  const gm2 = { address: '10.0.1.2', port: 848 }
+  ks2.sendTo(push, gm2)
+  off.clock.advance(5)
+  ks2.sendTo(push, gm2)
+  off.clock.advance(5)
+  t.equal(off.gm.status().rekeys.rejected.duplicate, 1)
+  t.equal(off.gm.status().rekeys.acksSent, 0, 'rekeyAck none: no ACK, not even for a retransmission')
+  t.equal(ks2.acks.length, 0)
 })
 
 t.test('no ACK when the SAK does not ask for one, or when ACKs are disabled', async (t) => {

@@ -1,11 +1,12 @@
 // gdoi-ks command line (yargs, strict), parsed without touching the process:
-//   gdoi-ks [run] --config F [--log-level L] [--log-format json|pretty|auto] [--keylog F] [--state-dir D] [--control-socket P]
+//   gdoi-ks [run] --config F [--log-level L] [--log-format json|pretty|auto] [--keylog F] [--state-dir D] [--control-socket P] [--metrics ADDR:PORT]
 //   gdoi-ks status [--json] [--socket P | --config F]
 //   gdoi-ks reload [--socket P | --config F]
 //   gdoi-ks rekey --group NAME [--kek] [--socket P | --config F]
 //   gdoi-ks export-key --config F [--group NAME] [--out F]
 import yargs from 'yargs'
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '@gdoi/daemon-kit'
+import { parseMetricsListen, type MetricsListen } from '@gdoi/daemon-kit/metrics-listen'
 
 export type CliCommand =
   | {
@@ -16,6 +17,8 @@ export type CliCommand =
       readonly keylog?: string
       readonly stateDir?: string
       readonly controlSocket?: string
+      /** Prometheus endpoint (daemon-kit metrics-ks.ts); absent: none. */
+      readonly metrics?: MetricsListen
     }
   | { readonly cmd: 'status'; readonly json: boolean; readonly socket?: string; readonly config?: string }
   | { readonly cmd: 'reload'; readonly socket?: string; readonly config?: string }
@@ -52,8 +55,16 @@ export async function parseArgs(argv: readonly string[]): Promise<ParsedArgs> {
           .option('log-format', { type: 'string', choices: LOG_FORMATS, requiresArg: true, describe: 'json | pretty | auto (pretty on a terminal)' })
           .option('keylog', { type: 'string', requiresArg: true, describe: 'write Wireshark/gdoi-pcap key tables here (KEY MATERIAL, mode 0600)' })
           .option('state-dir', { type: 'string', requiresArg: true, describe: 'overrides stateDir' })
-          .option('control-socket', { type: 'string', requiresArg: true, describe: 'overrides controlSocket' }),
+          .option('control-socket', { type: 'string', requiresArg: true, describe: 'overrides controlSocket' })
+          .option('metrics', { type: 'string', requiresArg: true, describe: 'serve Prometheus metrics at http://ADDR:PORT/metrics (off by default; a bare PORT binds 127.0.0.1), e.g. 127.0.0.1:9848' }),
       (a) => {
+        let metrics: MetricsListen | undefined
+        try {
+          metrics = str(a.metrics) !== undefined ? parseMetricsListen(String(a.metrics)) : undefined
+        } catch (err) {
+          failure = (err as Error).message
+          return
+        }
         command = {
           cmd: 'run',
           config: String(a.config),
@@ -62,6 +73,7 @@ export async function parseArgs(argv: readonly string[]): Promise<ParsedArgs> {
           ...(str(a.keylog) !== undefined ? { keylog: String(a.keylog) } : {}),
           ...(str(a['state-dir']) !== undefined ? { stateDir: String(a['state-dir']) } : {}),
           ...(str(a['control-socket']) !== undefined ? { controlSocket: String(a['control-socket']) } : {}),
+          ...(metrics !== undefined ? { metrics } : {}),
         }
       },
     )

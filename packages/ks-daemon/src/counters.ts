@@ -35,11 +35,18 @@ export const Counter = {
   PUSH_SENT: 'rekey.sent',
   PUSH_DATAGRAMS: 'rekey.datagrams',
   PUSH_RETRANSMITS: 'rekey.retransmits',
+  /** A new primary retransmitting the previous primary's last push. */
+  PUSH_RESUMED: 'rekey.resumed',
   ACK_RECEIVED: 'rekey.acks',
   ACK_REJECTED: 'rekey.acks.rejected', // + '.' + reason
   ACK_MISSING: 'rekey.acks.missing',
   MEMBERS_REMOVED: 'members.removed',
   STATE_SAVED: 'state.saved',
   STATE_SAVE_FAILED: 'state.save-failed',
+  /** Clustered store: became primary / stopped being primary / a write refused because another is primary. */
+  CLUSTER_ELECTED: 'cluster.elected',
+  CLUSTER_STEPPED_DOWN: 'cluster.stepped-down',
+  CLUSTER_FENCED: 'cluster.fenced',
+  CLUSTER_SYNCED: 'cluster.synced',
   INTERNAL_ERROR: 'internal-error',
 } as const

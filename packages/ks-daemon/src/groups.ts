@@ -96,9 +96,16 @@ export class GroupRuntime {
     })
   }
 
+  /** Clustered store: sender IDs come from blocks reserved in etcd (cluster.ts), not from senderIdNext. */
+  sidSource: ((count: number, bits: number) => readonly number[] | undefined) | undefined
+
   /** `count` fresh RFC 6054 sender IDs, or undefined when the SID space is exhausted. */
   allocateSids(count: number): SenderIds | undefined {
     const bits = this.cfg.senderIdBits
+    if (this.sidSource !== undefined) {
+      const values = this.sidSource(count, bits)
+      return values === undefined ? undefined : { bits, values: [...values] }
+    }
     const limit = 2 ** bits
     if (this.senderIdNext + count > limit) return undefined
     const values: number[] = []

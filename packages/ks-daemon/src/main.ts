@@ -28,6 +28,7 @@ import { DEFAULT_SESSION_LIMITS, Sessions, type SessionLimits } from './sessions
 import { buildStatus, type KsStatus } from './status.js'
 import { applyReload, type ReloadResult } from './reload.js'
 import type { Rng } from './keygen.js'
+import { ClusterNode, isClusterStore } from './cluster.js'
 
 /** Switches for test captures and older peers (spec §8.2, §5.2); override `config.compat`. */
 export interface KsCompat {
@@ -80,6 +81,8 @@ export interface KsContext {
   readonly loadSigningKey: (cfg: SigningKeyConfig, stateDir: string) => Promise<SigningKey>
   readonly keylog: KeyLog | undefined
   readonly startedMs: number
+  /** Set when the store is shared by several key servers (etcd): roles, replication, fencing. */
+  cluster: ClusterNode | undefined
 }
 
 const defaultRng: Rng = (n) => new Uint8Array(randomBytes(n))
@@ -116,6 +119,7 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
       ...(r?.transport === 'multicast' && r.multicastAddress !== null ? { multicastAddress: r.multicastAddress } : {}),
     }
   }
+  const cluster = isClusterStore(store) ? store : undefined
   const rekeyer = new Rekeyer({
     clock,
     log: root.child({ c: 'rekey' }),
@@ -129,6 +133,8 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
     sigForm: opts.compat?.sigForm ?? opts.config.compat.pushSignature,
     idLengthWidth,
     ackMemory: new HashMemory(4096, 600_000),
+    onPushPrepared: (g, p) => ctx.cluster?.pushPrepared(g, p),
+    onPushAborted: (g) => ctx.cluster?.pushAborted(g),
   })
   const ctx: KsContext = {
     config: opts.config,
@@ -141,9 +147,10 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
     groups,
     persist,
     rekeyer,
-    loadSigningKey: opts.loadSigningKey ?? loadOrCreateSigningKey,
+    loadSigningKey: opts.loadSigningKey ?? (cluster !== undefined ? (c) => cluster.signingKey(c) : loadOrCreateSigningKey),
     keylog: opts.keylog,
     startedMs: clock.nowMs(),
+    cluster: undefined,
   }
 
   // ---- state and keys ----
@@ -154,12 +161,19 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
       if (!opts.config.groups.some((g) => g.name === name)) log.warn({ group: name }, 'group in the saved state is no longer configured; its keys are dropped')
     }
   }
-  for (const cfg of opts.config.groups) {
-    const g = await createGroup(ctx, cfg, state?.groups[cfg.name])
-    groups.add(g)
+  if (cluster !== undefined) {
+    // Several key servers on etcd: the primary creates and rekeys, the others follow (cluster.ts).
+    const node = new ClusterNode(ctx, cluster)
+    ctx.cluster = node
+    await node.start(state, (cfg, saved, createKeys) => createGroup(ctx, cfg, saved, { createKeys }))
+  } else {
+    for (const cfg of opts.config.groups) {
+      const g = await createGroup(ctx, cfg, state?.groups[cfg.name])
+      groups.add(g)
+    }
+    await persist.save('start')
+    for (const g of groups.all()) rekeyer.schedule(g)
   }
-  await persist.save('start')
-  for (const g of groups.all()) rekeyer.schedule(g)
 
   // ---- datagrams ----
   const sessions = new Sessions({
@@ -212,6 +226,10 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
     rekey: (name, kind) => {
       const g = groups.get(name)
       if (g === undefined) return Promise.reject(Object.assign(new Error(`no group named ${name}`), { code: 'ERR_NO_GROUP' }))
+      if (ctx.cluster !== undefined && !ctx.cluster.isPrimary) {
+        const primary = ctx.cluster.status().primary
+        return Promise.reject(Object.assign(new Error(`this key server is not the primary; rekey on the primary (${primary ?? 'none elected now'})`), { code: 'ERR_NOT_PRIMARY' }))
+      }
       return rekeyer.rekey(g, kind)
     },
     async close() {
@@ -219,6 +237,7 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
       closed = true
       log.info({ event: LogEvent.DAEMON_STOPPING }, 'key server stopping')
       transport.onDatagram(() => {})
+      await ctx.cluster?.close()
       await rekeyer.close()
       sessions.closeAll()
       await persist.close()
@@ -227,7 +246,8 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
 }
 
 /** A group from its configuration and saved state: signing key, a usable KEK and at least one live TEK. */
-export async function createGroup(ctx: KsContext, cfg: KsGroupConfig, saved: GroupState | undefined): Promise<GroupRuntime> {
+export async function createGroup(ctx: KsContext, cfg: KsGroupConfig, saved: GroupState | undefined, opts: { readonly createKeys?: boolean } = {}): Promise<GroupRuntime> {
+  const createKeys = opts.createKeys ?? true
   const { log, clock, rekeyer } = ctx
   let signing: SigningKey | undefined
   if (cfg.rekey !== null) {
@@ -241,6 +261,9 @@ export async function createGroup(ctx: KsContext, cfg: KsGroupConfig, saved: Gro
   const now = clock.nowMs()
   if (cfg.rekey === null) {
     g.kek = null
+  } else if (!createKeys) {
+    // A follower of a cluster: the primary makes keys; we answer with what etcd has.
+    if (g.kek !== null) writeKeylog(ctx, kekKeylogLine(g.kek, cfg.rekey.sigHash, signing))
   } else {
     const stored = saved?.signingKey
     if (g.kek !== null && stored != null && signing !== undefined && stored.spkiSha256 !== signing.spkiSha256) {
@@ -258,7 +281,7 @@ export async function createGroup(ctx: KsContext, cfg: KsGroupConfig, saved: Gro
   g.teks = g.teks.filter((t) => t.tek.expiresMs > now)
   if (expired.length > 0) log.info({ group: cfg.name, expired: expired.length }, 'expired TEKs dropped')
   for (const t of g.teks) writeKeylog(ctx, tekKeylogLine(t.tek))
-  if (g.teks.length === 0) rekeyer.addTek(g, now)
+  if (g.teks.length === 0 && createKeys) rekeyer.addTek(g, now)
   log.info(
     { group: cfg.name, identity: groupIdentityText(cfg.identity), members: g.members.size, seq: g.kek?.seq ?? null, teks: g.teks.length },
     'group ready',

@@ -1,6 +1,9 @@
-// Every piece of key-server state goes through KsStore (a file today, etcd later). `save()` snapshots
-// all groups at call time and resolves when the store says the state is durable; the rekey code awaits
-// it before a push with a new SEQ leaves the host. `saveSoon()` coalesces routine updates (ACKs,
+// Every piece of key-server state goes through KsStore (a file today, etcd later). `save()` resolves
+// when the store says a snapshot taken at or after the call is durable; the rekey code awaits it before
+// a push with a new SEQ leaves the host, and a registration before its PULL4 leaves. Group commit: while
+// one write is in flight, every save() that comes in joins ONE next write, whose snapshot is taken when
+// it starts (so it holds all their changes). A registration storm thus costs one write per write time,
+// not one per member (bench/README.md, "storm"). `saveSoon()` coalesces routine updates (ACKs,
 // members) into one save a moment later.
 import type { Clock, Logger } from '@gdoi/daemon-kit'
 import { DiagChannel, LogEvent, publish } from '@gdoi/daemon-kit'
@@ -35,10 +38,52 @@ export class StatePersister {
     return { version: KS_STATE_VERSION, savedAtMs: this.#clock.nowMs(), groups }
   }
 
-  /** Saves now; rejects (after logging) when the store fails. */
-  async save(reason: string): Promise<void> {
+  /**
+   * Saves now, or — while a write is in flight — with the next write, which every caller meanwhile
+   * shares. Resolves once a snapshot taken after this call is durable; rejects (after logging) when
+   * the store fails.
+   */
+  save(reason: string): Promise<void> {
     this.#cancelSoon?.()
     this.#cancelSoon = undefined
+    const next = this.#next
+    if (next !== undefined) {
+      if (!next.reasons.includes(reason)) next.reasons.push(reason)
+      return next.done
+    }
+    if (this.#inFlight === undefined) return this.#write([reason])
+    const reasons = [reason]
+    const done = this.#inFlight.then(
+      () => this.#startNext(reasons),
+      () => this.#startNext(reasons),
+    )
+    this.#next = { reasons, done }
+    return done
+  }
+
+  #next: { readonly reasons: string[]; readonly done: Promise<void> } | undefined
+  #inFlight: Promise<void> | undefined
+
+  #startNext(reasons: string[]): Promise<void> {
+    this.#next = undefined
+    return this.#write(reasons)
+  }
+
+  #write(reasons: readonly string[]): Promise<void> {
+    const p = this.#writeNow(reasons)
+    const settled = p.then(
+      () => {},
+      () => {},
+    )
+    this.#inFlight = settled
+    void settled.then(() => {
+      if (this.#inFlight === settled) this.#inFlight = undefined
+    })
+    return p
+  }
+
+  async #writeNow(reasons: readonly string[]): Promise<void> {
+    const reason = reasons.join(', ')
     const state = this.snapshot()
     try {
       await this.#store.save(state)
@@ -50,7 +95,7 @@ export class StatePersister {
     this.lastSavedMs = state.savedAtMs
     this.#counters.inc(Counter.STATE_SAVED)
     this.#log.debug({ event: LogEvent.STATE_SAVED, reason }, 'state saved')
-    publish(DiagChannel.KS_STATE_SAVED, { reason })
+    for (const r of reasons) publish(DiagChannel.KS_STATE_SAVED, { reason: r })
   }
 
   /** A save a moment from now (several calls → one save). Failures are logged, never thrown. */

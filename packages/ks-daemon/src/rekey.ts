@@ -55,9 +55,24 @@ export interface RekeyDeps {
   readonly sigForm: PushSigForm
   readonly idLengthWidth: 1 | 2
   readonly ackMemory: HashMemory
+  /** A push is about to be saved (clustered store: recorded with the SEQ so that a new primary can
+   *  finish its retransmissions). Called before every save attempt. */
+  readonly onPushPrepared?: (g: GroupRuntime, push: PreparedPush) => void
+  /** A push was given up because its SEQ could not be saved (the caller restores the saved keys). */
+  readonly onPushAborted?: (g: GroupRuntime, err: unknown) => void
 }
 
-type PushKind = 'tek-rekey' | 'kek-rekey'
+export interface PreparedPush {
+  readonly kind: PushKind
+  readonly kekSpi: Uint8Array
+  readonly seq: number
+  readonly bytes: Uint8Array
+  readonly atMs: number
+  /** How long its retransmissions go on. */
+  readonly windowMs: number
+}
+
+export type PushKind = 'tek-rekey' | 'kek-rekey'
 
 interface PushJob {
   readonly id: number
@@ -265,13 +280,22 @@ export class Rekeyer {
 
   /** SEQ is durable before the first datagram leaves (a restart never reuses it). */
   async #persistThenSend(g: GroupRuntime, kind: PushKind, kekSpi: Uint8Array, seq: number, bytes: Uint8Array, newSpi: string): Promise<void> {
+    const r = g.cfg.rekey
+    const windowMs = (r?.retransmitCount ?? 0) * (r?.retransmitPeriodSec ?? 10) * 1000
     for (let attempt = 1; ; attempt++) {
       try {
+        this.#d.onPushPrepared?.(g, { kind, kekSpi, seq, bytes, atMs: this.#d.clock.nowMs(), windowMs })
         await this.#d.persist.save(`${kind} seq ${seq}`)
         break
-      } catch {
-        if (attempt >= SAVE_ATTEMPTS || this.#closed) {
-          this.#d.log.error({ event: LogEvent.REKEY_SENT, ok: false, group: g.name, seq }, 'rekey NOT sent: its sequence number could not be saved')
+      } catch (err) {
+        // Fenced (another key server is primary): never retried, never sent.
+        const fenced = (err as { code?: string }).code === 'ERR_STATE_FENCED'
+        if (attempt >= SAVE_ATTEMPTS || this.#closed || fenced) {
+          this.#d.log.error(
+            { event: LogEvent.REKEY_SENT, ok: false, group: g.name, seq, ...(fenced ? { reason: 'not-primary' } : {}) },
+            fenced ? 'rekey NOT sent: this key server is not the primary any more' : 'rekey NOT sent: its sequence number could not be saved',
+          )
+          this.#d.onPushAborted?.(g, err)
           return
         }
         await new Promise<void>((resolve) => this.#d.clock.setTimer(SAVE_RETRY_MS, resolve))
@@ -281,15 +305,28 @@ export class Rekeyer {
     this.#start(g, kind, kekSpi, seq, bytes, newSpi)
   }
 
+  /**
+   * A new primary finishes the retransmissions of the push its predecessor saved last (the same bytes,
+   * the same SEQ: members that have it drop it as a replay, members that missed it get it).
+   * `remainingMs` is what is left of the push's retransmission window.
+   */
+  resumePush(g: GroupRuntime, push: { kind: PushKind; kekSpi: Uint8Array; seq: number; bytes: Uint8Array }, remainingMs: number): void {
+    if (this.#closed) return
+    const period = (g.cfg.rekey?.retransmitPeriodSec ?? 10) * 1000
+    const count = Math.max(0, Math.min(g.cfg.rekey?.retransmitCount ?? 0, Math.floor(remainingMs / period)))
+    this.#start(g, push.kind, push.kekSpi, push.seq, push.bytes, 'resumed', { retransmits: count, resumed: true })
+  }
+
   // ---- transmission ------------------------------------------------------------------------------
 
-  #start(g: GroupRuntime, kind: PushKind, kekSpi: Uint8Array, seq: number, bytes: Uint8Array, newSpi: string): void {
+  #start(g: GroupRuntime, kind: PushKind, kekSpi: Uint8Array, seq: number, bytes: Uint8Array, newSpi: string, resume?: { retransmits: number; resumed: true }): void {
     const rekey = g.cfg.rekey
     const tr = this.#d.transportOf(g)
     const multicast = tr.multicastAddress !== undefined ? { address: tr.multicastAddress, port: tr.source.port } : undefined
     const targets = new Map<string, Endpoint>()
     if (multicast === undefined) for (const [k, m] of g.members) targets.set(k, { address: m.address, port: m.port })
-    const ackMode = multicast === undefined && g.kekBySpi(kekSpi)?.ackRequested !== undefined
+    // A resumed push counts no misses: members that had it from the previous primary drop it silently.
+    const ackMode = resume === undefined && multicast === undefined && g.kekBySpi(kekSpi)?.ackRequested !== undefined
     const job: PushJob = {
       id: this.#nextJob++,
       group: g,
@@ -302,14 +339,23 @@ export class Rekeyer {
       pending: new Set(ackMode ? targets.keys() : []),
       ackMode,
       periodMs: (rekey?.retransmitPeriodSec ?? 10) * 1000,
-      maxRetransmits: rekey?.retransmitCount ?? 0,
+      maxRetransmits: resume?.retransmits ?? rekey?.retransmitCount ?? 0,
       retransmits: 0,
     }
     this.#jobs.add(job)
     const n = this.#transmit(job, multicast !== undefined ? [multicast] : [...targets.values()])
+    const transport = multicast !== undefined ? 'multicast' : 'unicast'
+    if (resume !== undefined) {
+      this.#d.counters.inc(Counter.PUSH_RESUMED)
+      this.#d.log.info(
+        { event: LogEvent.REKEY_RETRANSMIT, group: g.name, seq, kind, transport, destinations: n, kekSpi: hexOf(kekSpi), resumed: true },
+        'retransmitting the previous primary\'s last rekey',
+      )
+      this.#timers.arm(`job-${job.id}`, job.periodMs, () => this.#retransmit(job))
+      return
+    }
     g.rekeysSent++
     this.#d.counters.inc(Counter.PUSH_SENT)
-    const transport = multicast !== undefined ? 'multicast' : 'unicast'
     this.#d.log.info(
       { event: LogEvent.REKEY_SENT, group: g.name, seq, kind, transport, destinations: n, kekSpi: hexOf(kekSpi), newSpi },
       multicast !== undefined ? 'sending multicast rekey' : 'sending unicast rekey',

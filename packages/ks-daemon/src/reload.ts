@@ -43,6 +43,8 @@ export async function applyReload(ctx: KsContext, next: KsConfig, exchangeMaxMs:
   check('log', prev.log, next.log)
   check('limits', prev.limits, next.limits)
   check('compat', prev.compat, next.compat)
+  check('store', prev.store.kind === 'etcd' ? { ...prev.store, keyEncryptionKey: null } : prev.store, next.store.kind === 'etcd' ? { ...next.store, keyEncryptionKey: null } : next.store)
+  if (prev.store.kind === 'etcd' && next.store.kind === 'etcd' && !prev.store.keyEncryptionKey.equals(next.store.keyEncryptionKey)) restartRequired.push('store.keyEncryptionKey')
 
   // Build everything that can fail before changing anything.
   const ike = buildResponderConfig(next, ctx.log, ctx.clock, exchangeMaxMs)
@@ -88,6 +90,7 @@ export async function applyReload(ctx: KsContext, next: KsConfig, exchangeMaxMs:
     log: prev.log,
     limits: prev.limits,
     compat: prev.compat,
+    store: prev.store,
     groups: merged,
   }
   ctx.ike = ike
@@ -101,10 +104,13 @@ export async function applyReload(ctx: KsContext, next: KsConfig, exchangeMaxMs:
   }
   for (const cfg of merged) {
     const g = ctx.groups.get(cfg.name)
+    const follower = ctx.cluster !== undefined && !ctx.cluster.isPrimary
     if (g === undefined) {
-      const created = await createGroup(ctx, cfg, undefined)
+      // Cluster: a follower takes the new group's keys from etcd once the primary made them.
+      const created = await createGroup(ctx, cfg, ctx.cluster?.store.committedGroup(cfg.name), { createKeys: !follower })
       ctx.groups.add(created)
-      ctx.rekeyer.schedule(created)
+      await ctx.cluster?.attach(created)
+      if (!follower) ctx.rekeyer.schedule(created)
       applied.push(`groups.${cfg.name} added`)
       continue
     }
@@ -113,12 +119,14 @@ export async function applyReload(ctx: KsContext, next: KsConfig, exchangeMaxMs:
     if (wasRekey && cfg.rekey === null) {
       g.kek = null
       ctx.rekeyer.unschedule(g)
-      ctx.rekeyer.schedule(g)
+      if (!follower) ctx.rekeyer.schedule(g)
     } else if (!wasRekey && cfg.rekey !== null) {
       g.signing = await ctx.loadSigningKey(cfg.rekey.signingKey, ctx.config.stateDir)
-      g.kek = ctx.rekeyer.newKek(g, ctx.clock.nowMs())
       ctx.rekeyer.unschedule(g)
-      ctx.rekeyer.schedule(g)
+      if (!follower) {
+        g.kek = ctx.rekeyer.newKek(g, ctx.clock.nowMs())
+        ctx.rekeyer.schedule(g)
+      }
     }
   }
   await ctx.persist.save('reload').catch(() => {})

@@ -3,8 +3,9 @@
 // the optional key log, and the signals (SIGTERM/SIGINT: stop with the state saved; SIGHUP: reload).
 import { createRealClock, createLogger, createUdpTransport, ConfigError, LogEvent, openKeyLog, startControlServer } from '@gdoi/daemon-kit'
 import type { ControlServer, KeyLog, UdpTransport } from '@gdoi/daemon-kit'
+import type { DaemonMetrics, KsMetricsView } from '@gdoi/daemon-kit/metrics'
 import { loadKsConfig, type KsConfig, type KsConfigOverrides } from './config/index.js'
-import { openFileStore, type FileStore } from './store/index.js'
+import { openFileStore, type KsStore } from './store/index.js'
 import { startKeyServer, type KeyServer } from './main.js'
 import { renderStatus } from './status-text.js'
 import type { CliCommand } from './cli-args.js'
@@ -49,14 +50,23 @@ export async function runDaemon(c: RunCommand, stderr: (s: string) => void): Pro
     cleanup.length = 0
   }
   let ks: KeyServer
-  let store: FileStore
+  let store: KsStore
   let transport: UdpTransport
   let keylog: KeyLog | undefined
   let control: ControlServer
+  let metrics: DaemonMetrics<KsMetricsView> | undefined
   try {
-    store = await openFileStore({ dir: config.stateDir })
+    if (config.store.kind === 'etcd') {
+      // Loaded only here: a key server on its state file never loads the etcd client.
+      const { openEtcdStore } = await import('./store/etcd-store.js')
+      store = await openEtcdStore({ config: config.store, listen: `${config.listen.address}:${config.listen.port}`, log })
+      log.info({ endpoints: config.store.endpoints, prefix: config.store.prefix, instance: (store as { instanceId?: string }).instanceId }, 'state in etcd (cluster of key servers)')
+    } else {
+      const fileStore = await openFileStore({ dir: config.stateDir })
+      store = fileStore
+      for (const w of fileStore.warnings) log.warn({ event: LogEvent.CONFIG_WARNING }, w)
+    }
     cleanup.push(() => store.close())
-    for (const w of store.warnings) log.warn({ event: LogEvent.CONFIG_WARNING }, w)
     if (config.keylog !== null) {
       keylog = await openKeyLog(config.keylog)
       const k = keylog
@@ -71,8 +81,16 @@ export async function runDaemon(c: RunCommand, stderr: (s: string) => void): Pro
     })
     cleanup.push(() => transport.close())
     transport.onError((err, to) => log.debug({ err, to }, 'udp send error'))
+    // Prometheus endpoint (--metrics) before the key server, so that its first events are counted;
+    // prom-client is loaded only when asked for.
+    if (c.metrics !== undefined) {
+      const m = await (await import('@gdoi/daemon-kit/metrics')).startKsMetricsEndpoint({ ...c.metrics, log })
+      metrics = m
+      cleanup.push(() => m.close())
+    }
     ks = await startKeyServer({ config, transport, clock: createRealClock(), log, store, ...(keylog !== undefined ? { keylog } : {}) })
     cleanup.push(() => ks.close())
+    metrics?.setSource(() => ks.status())
   } catch (err) {
     log.fatal({ err }, 'key server failed to start')
     await shutdownAll()

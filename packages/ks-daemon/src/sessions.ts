@@ -35,7 +35,8 @@ import {
 } from '@gdoi/wire/exchange/index'
 import { Counter, type Counters } from './counters.js'
 import { describeId } from './identity.js'
-import { TimerSet } from './timers.js'
+import { DeadlineQueue } from './deadline-queue.js'
+import { packSa, unpackSa, type PackedSa } from './packed-sa.js'
 import type { Clock } from '@gdoi/daemon-kit'
 
 export interface SessionLimits {
@@ -70,20 +71,47 @@ export interface SessionDeps {
 }
 
 interface PullEntry {
-  state: PullKeyServer
+  /** The exchange, until it finished (then only `cache` is kept). */
+  state: PullKeyServer | undefined
+  /** A finished exchange: a repeat of its PULL3 is answered with its PULL4 until `expireAtMs`. */
+  cache: { readonly request: Uint8Array; readonly response: Uint8Array } | undefined
+  /** The exchange's 'expire' timer (a deadline in Sessions' queue). */
+  expireAtMs: number | undefined
   /** Sends of this exchange wait for it (the registration being saved); false = withheld. Never rejects. */
   gate: Promise<boolean>
 }
 
+/**
+ * One phase-1 SA, half-open or established. Held for every registered member for the SA lifetime, so
+ * it is kept small (bench/README.md "storm"): the established SA is packed (packed-sa.ts), timers are
+ * deadlines in one shared queue, and the maps exist only while something is in them.
+ */
 interface IkeEntry {
   readonly key: string
   readonly peer: Endpoint
   readonly createdMs: number
-  responder: MainModeResponder
-  sa?: Phase1Sa
-  establishedMs?: number
-  readonly pulls: Map<number, PullEntry>
-  readonly timers: TimerSet
+  /** Main Mode in progress; after it, the done state (its MM5→MM6 cache answers a repeated MM5) until
+   *  the first message under the new SA shows that MM6 arrived. */
+  responder: MainModeResponder | undefined
+  /** Established: the SA, packed (or as it is when it does not pack). */
+  packed: PackedSa | undefined
+  plainSa: Phase1Sa | undefined
+  establishedMs: number | undefined
+  /** SA lifetime end (established) or Main Mode 'expire' timer (half-open): a deadline in the queue. */
+  expireAtMs: number | undefined
+  pulls: Map<number, PullEntry> | undefined
+}
+
+/** Deadline `sub` codes besides PULL message IDs (which are ≥ 0). */
+const SUB_SA_LIFETIME = -1
+const SUB_MM_EXPIRE = -2
+
+function established(e: IkeEntry): boolean {
+  return e.establishedMs !== undefined
+}
+
+function saOf(e: IkeEntry): Phase1Sa | undefined {
+  return e.plainSa ?? (e.packed !== undefined ? unpackSa(e.packed) : undefined)
 }
 
 export interface IkeSaInfo {
@@ -108,10 +136,15 @@ function isZero(b: Uint8Array): boolean {
 export class Sessions {
   readonly #d: SessionDeps
   readonly #byCookie = new Map<string, IkeEntry>()
+  /** Established SAs by peer address (INITIAL-CONTACT and maxSasPerPeer without a scan of every SA). */
+  readonly #byAddress = new Map<string, IkeEntry | IkeEntry[]>()
+  /** Every timer of every SA and exchange: SA lifetimes, Main Mode and PULL 'expire'. */
+  readonly #deadlines: DeadlineQueue
   #halfOpen = 0
 
   constructor(deps: SessionDeps) {
     this.#d = deps
+    this.#deadlines = new DeadlineQueue(deps.clock, (key, sub, atMs) => this.#due(key, sub, atMs))
   }
 
   get halfOpen(): number {
@@ -140,6 +173,46 @@ export class Sessions {
     this.#d.log.debug({ peer: formatEndpoint(from), reason, ...extra }, 'datagram dropped')
   }
 
+  // ---- deadlines ----------------------------------------------------------------------------------
+
+  #due(key: string, sub: number, atMs: number): void {
+    const e = this.#byCookie.get(key)
+    if (e === undefined) return
+    if (sub === SUB_MM_EXPIRE) {
+      if (established(e) || e.expireAtMs !== atMs) return // stale
+      e.expireAtMs = undefined
+      this.#stepMm(e, { type: 'timer', timer: 'expire' })
+      return
+    }
+    if (sub === SUB_SA_LIFETIME) {
+      if (!established(e) || e.expireAtMs !== atMs) return // stale
+      e.expireAtMs = undefined
+      this.#d.log.debug({ event: LogEvent.IKE_EXPIRED, peer: formatEndpoint(e.peer), icookie: e.key }, 'ISAKMP SA expired')
+      this.#remove(e)
+      return
+    }
+    const p = e.pulls?.get(sub)
+    if (p === undefined || p.expireAtMs !== atMs) return
+    p.expireAtMs = undefined
+    if (p.state !== undefined) {
+      const sa = saOf(e)
+      if (sa !== undefined) this.#stepPull(e, sa, sub, p, { type: 'timer', timer: 'expire' })
+      return
+    }
+    // a finished exchange stops answering repeats: forget it once its sends went out
+    this.#forgetPull(e, sub, p)
+  }
+
+  /** Drops stale deadlines when most of the queue is (many SAs went away before their lifetime). */
+  #maybeCompact(): void {
+    if (this.#deadlines.size < 4096 || this.#deadlines.size < 4 * this.#byCookie.size) return
+    this.#deadlines.compact((key, sub, atMs) => {
+      const e = this.#byCookie.get(key)
+      if (e === undefined) return false
+      return sub < 0 ? e.expireAtMs === atMs : e.pulls?.get(sub)?.expireAtMs === atMs
+    })
+  }
+
   // ---- Main Mode --------------------------------------------------------------------------------
 
   #mainMode(h: IsakmpHeader, bytes: Uint8Array, from: Endpoint): void {
@@ -160,15 +233,18 @@ export class Sessions {
         this.#d.log.error({ err }, 'unusable IKE configuration')
         return
       }
-      e = { key, peer: from, createdMs: this.#d.clock.nowMs(), responder, pulls: new Map(), timers: new TimerSet(this.#d.clock) }
+      // every field up front: one object shape, no out-of-object property store per SA
+      e = { key, peer: from, createdMs: this.#d.clock.nowMs(), responder, packed: undefined, plainSa: undefined, establishedMs: undefined, expireAtMs: undefined, pulls: undefined }
       this.#byCookie.set(key, e)
       this.#halfOpen++
     }
+    if (e.responder === undefined) return // established, its MM5→MM6 cache dropped: a late MM repeat is ignored
     this.#stepMm(e, { type: 'datagram', bytes })
   }
 
   #stepMm(e: IkeEntry, ev: ExchangeEvent): void {
     const before = e.responder
+    if (before === undefined) return
     const [next, actions] = stepResponder(before, ev, this.#d.ctx)
     e.responder = next
     if (next === before && ev.type === 'datagram' && actions.some((a) => a.type === 'send')) this.#d.counters.inc(Counter.IKE_RETRANSMIT_ANSWERED)
@@ -180,15 +256,22 @@ export class Sessions {
   #applyMmActions(e: IkeEntry, actions: readonly Action[]): void {
     for (const a of actions) {
       if (a.type === 'send') this.#d.send(a.bytes, e.peer)
-      else if (a.type === 'arm') e.timers.arm(`mm-${a.timer}`, a.ms, () => this.#stepMm(e, { type: 'timer', timer: a.timer }))
-      else e.timers.cancel(`mm-${a.timer}`)
+      else if (a.type === 'arm') {
+        // the responder's only timer is 'expire' (it answers repeats, it never retransmits)
+        const at = this.#d.clock.nowMs() + Math.max(0, a.ms)
+        e.expireAtMs = at
+        this.#deadlines.add(e.key, SUB_MM_EXPIRE, at)
+      } else if (!established(e)) e.expireAtMs = undefined
     }
   }
 
   #established(e: IkeEntry, sa: Phase1Sa, initialContact: boolean): void {
     this.#halfOpen--
-    e.sa = sa
-    e.establishedMs = this.#d.clock.nowMs()
+    const now = this.#d.clock.nowMs()
+    e.establishedMs = now
+    const packed = packSa(sa)
+    if (packed !== undefined) e.packed = packed
+    else e.plainSa = sa
     const peer = formatEndpoint(e.peer)
     const peerId = describeId(sa.peerId)
     this.#d.counters.inc(Counter.IKE_ESTABLISHED)
@@ -201,12 +284,13 @@ export class Sessions {
         this.#d.log.warn({ err }, 'key log write failed')
       }
     }
-    e.timers.arm('sa-expire', sa.lifetimeSec * 1000, () => {
-      this.#d.log.debug({ event: LogEvent.IKE_EXPIRED, peer, icookie: e.key }, 'ISAKMP SA expired')
-      this.#remove(e)
-    })
+    e.expireAtMs = now + sa.lifetimeSec * 1000
+    this.#deadlines.add(e.key, SUB_SA_LIFETIME, e.expireAtMs)
     // INITIAL-CONTACT: the peer has no other SA with us; and never keep more than maxSasPerPeer.
-    const same = [...this.#byCookie.values()].filter((x) => x !== e && x.sa !== undefined && x.peer.address === e.peer.address)
+    const prev = this.#byAddress.get(e.peer.address)
+    const same = prev === undefined ? [] : Array.isArray(prev) ? [...prev] : [prev]
+    same.sort((a, b) => a.createdMs - b.createdMs)
+    this.#byAddress.set(e.peer.address, same.length === 0 ? e : [...same, e])
     const extra = initialContact ? same : same.slice(0, Math.max(0, same.length - (this.#d.limits.maxSasPerPeer - 1)))
     for (const x of extra) this.#remove(x)
   }
@@ -223,9 +307,24 @@ export class Sessions {
   #remove(e: IkeEntry): void {
     if (this.#byCookie.get(e.key) !== e) return
     this.#byCookie.delete(e.key)
-    if (e.sa === undefined) this.#halfOpen--
-    e.timers.cancelAll()
-    e.pulls.clear()
+    if (!established(e)) this.#halfOpen--
+    else {
+      const peers = this.#byAddress.get(e.peer.address)
+      if (peers === e) this.#byAddress.delete(e.peer.address)
+      else if (Array.isArray(peers)) {
+        const rest = peers.filter((x) => x !== e)
+        if (rest.length === 0) this.#byAddress.delete(e.peer.address)
+        else this.#byAddress.set(e.peer.address, rest.length === 1 ? (rest[0] as IkeEntry) : rest)
+      }
+    }
+    e.expireAtMs = undefined
+    e.pulls = undefined
+    this.#maybeCompact()
+  }
+
+  /** The first message under an established SA: MM6 arrived, so the MM5→MM6 cache can go. */
+  #saInUse(e: IkeEntry): void {
+    if (e.responder !== undefined && established(e)) e.responder = undefined
   }
 
   // ---- Informational ------------------------------------------------------------------------------
@@ -233,13 +332,15 @@ export class Sessions {
   #informational(h: IsakmpHeader, bytes: Uint8Array, from: Endpoint): void {
     const e = this.#byCookie.get(hexOf(h.icookie))
     if (e === undefined || !sameEndpoint(e.peer, from)) return this.#drop('unknown-cookie', from)
-    if ((h.flags & Flags.ENCRYPTION) === 0 || e.sa === undefined) {
+    const sa = saOf(e)
+    if ((h.flags & Flags.ENCRYPTION) === 0 || sa === undefined) {
       // before phase 1 completes: the responder reads unencrypted error notifies itself
-      if (e.sa === undefined) this.#stepMm(e, { type: 'datagram', bytes })
+      if (sa === undefined) this.#stepMm(e, { type: 'datagram', bytes })
       return
     }
-    const info = openInformational(e.sa, bytes)
+    const info = openInformational(sa, bytes)
     if (!info.ok) return this.#drop(`informational-${info.reason}`, from)
+    this.#saInUse(e)
     for (const p of info.payloads) {
       if (p.type === PayloadType.DELETE && 'spis' in p && p.protocolId === ProtocolId.ISAKMP) {
         this.#d.log.debug({ peer: formatEndpoint(from), icookie: e.key }, 'peer deleted its ISAKMP SA')
@@ -256,12 +357,13 @@ export class Sessions {
 
   #pull(h: IsakmpHeader, bytes: Uint8Array, from: Endpoint): void {
     const e = this.#byCookie.get(hexOf(h.icookie))
-    const sa = e?.sa
+    const sa = e === undefined ? undefined : saOf(e)
     if (e === undefined || sa === undefined || hexOf(h.rcookie) !== hexOf(sa.rcookie)) return this.#drop('unknown-sa', from)
     if (!sameEndpoint(e.peer, from)) return this.#drop('sa-from-other-peer', from)
-    let p = e.pulls.get(h.messageId)
+    this.#saInUse(e)
+    let p = e.pulls?.get(h.messageId)
     if (p === undefined) {
-      if (e.pulls.size >= this.#d.limits.maxPullsPerSa) return this.#drop('too-many-pulls', from)
+      if ((e.pulls?.size ?? 0) >= this.#d.limits.maxPullsPerSa) return this.#drop('too-many-pulls', from)
       p = {
         state: initPullKeyServer({
           sa,
@@ -270,43 +372,70 @@ export class Sessions {
           exchangeMaxMs: this.#d.limits.exchangeMaxMs,
           ...(this.#d.idLengthWidth !== 1 ? { idLengthWidth: this.#d.idLengthWidth } : {}),
         }),
+        cache: undefined,
+        expireAtMs: undefined,
         gate: Promise.resolve(true),
       }
-      e.pulls.set(h.messageId, p)
+      ;(e.pulls ??= new Map()).set(h.messageId, p)
+    }
+    if (p.state === undefined) {
+      // finished: a byte-identical repeat of PULL3 (PULL4 was lost) gets PULL4 again, nothing else is read
+      const c = p.cache
+      if (c !== undefined && sameBytes(c.request, bytes)) {
+        this.#d.counters.inc(Counter.PULL_RETRANSMIT_ANSWERED)
+        this.#gatedSend(e, p, c.response)
+      }
+      return
     }
     this.#stepPull(e, sa, h.messageId, p, { type: 'datagram', bytes })
   }
 
   #stepPull(e: IkeEntry, sa: Phase1Sa, mid: number, p: PullEntry, ev: ExchangeEvent): void {
     const before = p.state
+    if (before === undefined) return
     const [next, actions] = stepPullKeyServer(before, ev, this.#d.ctx)
     p.state = next
     if (next === before && ev.type === 'datagram' && actions.some((a) => a.type === 'send')) this.#d.counters.inc(Counter.PULL_RETRANSMIT_ANSWERED)
     for (const a of actions) this.#applyPullAction(e, sa, mid, p, a)
-    if (next.s === 'failed' || next.s === 'closed') {
-      e.timers.cancel(`pull-${mid}`)
-      // a failed exchange keeps its place until its sends went out; then it is forgotten
-      void p.gate.then(() => {
-        if (e.pulls.get(mid) === p) e.pulls.delete(mid)
-      })
+    if (next.s === 'done') {
+      // keep only what answers a repeated PULL3 (the state holds the SA, the group's policy, …)
+      p.state = undefined
+      p.cache = { request: next.lastRequest, response: next.lastResponse }
+    } else if (next.s === 'failed' || next.s === 'closed') {
+      p.expireAtMs = undefined
+      this.#forgetPull(e, mid, p)
     }
+  }
+
+  /** A failed or finished exchange keeps its place until its sends went out; then it is forgotten. */
+  #forgetPull(e: IkeEntry, mid: number, p: PullEntry): void {
+    void p.gate.then(() => {
+      if (e.pulls?.get(mid) !== p) return
+      e.pulls.delete(mid)
+      if (e.pulls.size === 0) e.pulls = undefined
+    })
+  }
+
+  #gatedSend(e: IkeEntry, p: PullEntry, bytes: Uint8Array): void {
+    p.gate = p.gate.then((ok) => {
+      if (ok) this.#d.send(bytes, e.peer)
+      return ok
+    })
   }
 
   #applyPullAction(e: IkeEntry, sa: Phase1Sa, mid: number, p: PullEntry, a: PullKeyServerAction): void {
     switch (a.type) {
-      case 'send': {
-        const bytes = a.bytes
-        p.gate = p.gate.then((ok) => {
-          if (ok) this.#d.send(bytes, e.peer)
-          return ok
-        })
+      case 'send':
+        this.#gatedSend(e, p, a.bytes)
+        return
+      case 'arm': {
+        const at = this.#d.clock.nowMs() + Math.max(0, a.ms)
+        p.expireAtMs = at
+        this.#deadlines.add(e.key, mid, at)
         return
       }
-      case 'arm':
-        e.timers.arm(`pull-${mid}`, a.ms, () => this.#stepPull(e, sa, mid, p, { type: 'timer', timer: a.timer }))
-        return
       case 'cancel':
-        e.timers.cancel(`pull-${mid}`)
+        p.expireAtMs = undefined
         return
       case 'registered': {
         // PULL4 (queued behind this) leaves only once the member and its sender IDs are saved. When the
@@ -315,7 +444,10 @@ export class Sessions {
           () => true,
           (err: unknown) => {
             this.#d.log.error({ err, peer: formatEndpoint(e.peer) }, 'registration not saved; PULL4 withheld')
-            if (e.pulls.get(mid) === p) e.pulls.delete(mid)
+            if (e.pulls?.get(mid) === p) {
+              e.pulls.delete(mid)
+              if (e.pulls.size === 0) e.pulls = undefined
+            }
             return false
           },
         )
@@ -332,23 +464,31 @@ export class Sessions {
   // ---- status / lifecycle ------------------------------------------------------------------------
 
   list(nowMs: number): IkeSaInfo[] {
-    return [...this.#byCookie.values()].map((e) => ({
-      peer: formatEndpoint(e.peer),
-      icookie: e.key,
-      rcookie: e.sa !== undefined ? hexOf(e.sa.rcookie) : rcookieOf(e.responder),
-      state: e.sa !== undefined ? 'QM_IDLE' : mmStateName(e.responder.s),
-      ...(e.sa !== undefined ? { peerId: describeId(e.sa.peerId) } : {}),
-      ageSec: Math.floor((nowMs - e.createdMs) / 1000),
-      ...(e.sa !== undefined && e.establishedMs !== undefined ? { remainingSec: Math.max(0, Math.ceil((e.establishedMs + e.sa.lifetimeSec * 1000 - nowMs) / 1000)) } : {}),
-      pullsInProgress: [...e.pulls.values()].filter((p) => p.state.s === 'awaitPull3').length,
-    }))
+    return [...this.#byCookie.values()].map((e) => {
+      const sa = saOf(e)
+      return {
+        peer: formatEndpoint(e.peer),
+        icookie: e.key,
+        rcookie: sa !== undefined ? hexOf(sa.rcookie) : e.responder !== undefined ? rcookieOf(e.responder) : '',
+        state: sa !== undefined ? 'QM_IDLE' : e.responder !== undefined ? mmStateName(e.responder.s) : 'MM_NO_STATE',
+        ...(sa !== undefined ? { peerId: describeId(sa.peerId) } : {}),
+        ageSec: Math.floor((nowMs - e.createdMs) / 1000),
+        ...(sa !== undefined && e.establishedMs !== undefined ? { remainingSec: Math.max(0, Math.ceil((e.establishedMs + sa.lifetimeSec * 1000 - nowMs) / 1000)) } : {}),
+        pullsInProgress: [...(e.pulls?.values() ?? [])].filter((p) => p.state?.s === 'awaitPull3').length,
+      }
+    })
   }
 
   closeAll(): void {
-    for (const e of this.#byCookie.values()) e.timers.cancelAll()
+    this.#deadlines.clear()
     this.#byCookie.clear()
+    this.#byAddress.clear()
     this.#halfOpen = 0
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0
 }
 
 function rcookieOf(r: MainModeResponder): string {

@@ -2,6 +2,7 @@
 // ks policy`, `show crypto gdoi ks members` and `show crypto isakmp sa` (captures/references.md §2b),
 // so people who run GET VPN find the same lines in the same places.
 import type { GroupStatus, KsStatus } from './status.js'
+import type { ClusterStatus } from './cluster.js'
 
 function row(label: string, value: string | number, width = 31): string {
   return `    ${label.padEnd(width)}: ${value}`
@@ -89,6 +90,31 @@ function groupMembers(g: GroupStatus): string[] {
   return out
 }
 
+/** `show crypto gdoi ks redundancy`, for the etcd cluster. */
+function clusterInfo(c: ClusterStatus): string[] {
+  const out = [
+    'KEY SERVER REDUNDANCY (etcd)',
+    '',
+    row('Local instance', c.instance),
+    row('Local role', c.role === 'primary' ? 'Primary' : 'Secondary'),
+    row('Primary', c.primary === null ? 'none elected' : `${c.primary}${c.primaryForSec !== null ? ` (for ${hms(c.primaryForSec)})` : ''}`),
+    row('Lease', `${c.leaseId ?? 'none'}, TTL ${c.leaseTtlSec} secs, last keepalive ${c.leaseAgeSec !== null ? `${c.leaseAgeSec} secs ago` : 'never'}`),
+    row('etcd', `${c.store.available ? 'available' : 'UNAVAILABLE'} since ${c.store.since}${c.store.lastError !== null ? ` (${c.store.lastError})` : ''}`),
+    row('etcd prefix', c.store.prefix),
+    row('Store key fingerprint', c.store.keyFingerprint),
+    row('Fenced writes', `${c.fencedWrites} ok, ${c.fenceFailures} refused`),
+    '    etcd endpoints:',
+  ]
+  for (const e of c.store.endpoints) {
+    out.push(`      ${e.endpoint.padEnd(28)} ${e.healthy ? `healthy${e.raftLeader ? ' (raft leader)' : ''}, etcd ${e.version ?? '?'}` : `UNHEALTHY${e.error !== null ? `: ${e.error}` : ''}`}`)
+  }
+  out.push('    Key servers:')
+  for (const i of c.instances) {
+    out.push(`      ${(i.primary ? '* ' : '  ') + i.id.padEnd(34)} ${i.listen.padEnd(22)} pid ${String(i.pid).padEnd(8)} up since ${i.startedAt}`)
+  }
+  return out
+}
+
 /** The whole report: `show crypto gdoi ks` + `ks policy` + `ks members` + `isakmp sa` + counters. */
 export function renderStatus(s: KsStatus): string {
   const out: string[] = [
@@ -99,6 +125,7 @@ export function renderStatus(s: KsStatus): string {
     '',
   ]
   for (const g of s.groups) out.push(...groupInfo(g), '')
+  if (s.cluster !== null) out.push(...clusterInfo(s.cluster), '')
   out.push('Key Server Policy:')
   for (const g of s.groups) out.push(...groupPolicy(g))
   out.push('Key Server Members:')

@@ -8,6 +8,7 @@ import type { IkeSaInfo, Sessions } from './sessions.js'
 import { groupIdentityText } from './identity.js'
 import { rekeyLeadSec, spiText, type PushInfo } from './rekey.js'
 import type { GroupRuntime } from './groups.js'
+import type { ClusterStatus } from './cluster.js'
 
 export const KS_VERSION = '0.1.0'
 
@@ -81,6 +82,8 @@ export interface KsStatus {
   readonly ikeSas: readonly IkeSaInfo[]
   readonly pushesInProgress: readonly PushInfo[]
   readonly counters: Readonly<Record<string, number>>
+  /** Key servers sharing the state on etcd (null with the local state file). */
+  readonly cluster: ClusterStatus | null
 }
 
 function prefixText(p: { readonly address: string; readonly length: number }): string {
@@ -189,5 +192,6 @@ export function buildStatus(ctx: KsContext, sessions: Sessions): KsStatus {
     ikeSas: sessions.list(now),
     pushesInProgress: ctx.rekeyer.pushes(),
     counters: ctx.counters.snapshot(),
+    cluster: ctx.cluster?.status() ?? null,
   }
 }

@@ -1,14 +1,19 @@
 // Prometheus metrics of a running key server (daemon-kit metrics-ks.ts fed by ks.status() and the
 // diagnostics channels): two members register on the memory network, one is refused, a TEK rekey is
-// pushed and acknowledged, garbage arrives — then the endpoint on 127.0.0.1 (port 0) is scraped.
+// pushed and acknowledged, garbage arrives — then the endpoint on 127.0.0.1 (port 0) is scraped. Then the
+// executable: `gdoi-ks run --metrics 127.0.0.1:0` serves the same endpoint until SIGTERM.
 import t from 'tap'
 import { request } from 'node:http'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createKsMetrics, createMetricsRegistry, startMetricsServer, type MetricsServer } from '@gdoi/daemon-kit/metrics'
-import { memoryLab, register } from './helpers/ks-fixture.js'
+import { ksYaml, memoryLab, register } from './helpers/ks-fixture.js'
+import { KS_CLI, runCli, startDaemon } from './e2e/helpers/spawn.js'
 
 const GROUP = 'GETVPN-GRP'
 
-function scrape(server: MetricsServer): Promise<string> {
+function scrape(server: Pick<MetricsServer, 'port'>): Promise<string> {
   return new Promise((resolve, reject) => {
     request({ host: '127.0.0.1', port: server.port, path: '/metrics', agent: false }, (res) => {
       let body = ''
@@ -65,4 +70,37 @@ t.test('a running key server, scraped', async (t) => {
   t.ok((sample(text, `gdoi_ks_kek_remaining_lifetime_seconds{group="${GROUP}",spi="${g?.kek?.spi}"}`) ?? 0) > 86000)
   t.match(text, /^process_cpu_seconds_total /m, 'process metrics too')
   t.notMatch(text, /127\.0\.1\.1[123]/, 'no member addresses in labels')
+})
+
+t.test('gdoi-ks run --metrics 127.0.0.1:0: the executable serves /metrics until SIGTERM', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gdoi-ks-metrics-'))
+  const cfgPath = join(dir, 'ks.yaml')
+  writeFileSync(
+    cfgPath,
+    ksYaml({ listen: '127.0.5.1', port: 0, stateDir: join(dir, 'state'), controlSocket: join(dir, 'run', 'ks.sock') }).replace('log: { level: debug, format: json }', 'log: { level: info, format: json }'),
+  )
+  const ks = startDaemon(KS_CLI, ['run', '--config', cfgPath, '--metrics', '127.0.0.1:0'])
+  t.teardown(() => {
+    if (ks.child.exitCode === null) ks.child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const line = await ks.waitForLine((l) => l['msg'] === 'metrics endpoint listening', 60_000)
+  const listen = String(line['listen'])
+  t.match(listen, /^127\.0\.0\.1:\d+$/, 'loopback, the port the kernel picked')
+  await ks.waitForLine((l) => l['msg'] === 'control socket ready', 60_000)
+  const port = Number(listen.split(':')[1])
+  const text = await scrape({ port })
+  t.equal(sample(text, `gdoi_ks_members{group="${GROUP}"}`), 0)
+  t.match(text, new RegExp(`^gdoi_ks_tek_remaining_lifetime_seconds\\{group="${GROUP}",spi="0x[0-9A-F]{8}"\\} 3[56]\\d\\d$`, 'm'))
+  t.match(text, /^gdoi_ks_phase1_sas 0$/m)
+  ks.child.kill('SIGTERM')
+  t.equal(await ks.exited, 0, 'SIGTERM: exit 0')
+  await t.rejects(scrape({ port }), { code: 'ECONNREFUSED' }, 'the endpoint is gone')
+})
+
+t.test('gdoi-ks run --metrics with a bad address is a usage error', (t) => {
+  const r = runCli(KS_CLI, ['run', '--config', '/nonexistent.yaml', '--metrics', '127.0.0.1:99999'])
+  t.equal(r.status, 2)
+  t.match(r.stderr, /metrics: bad port in "127\.0\.0\.1:99999"/)
+  t.end()
 })

@@ -83,8 +83,8 @@ export function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && equalBytes(a, b)
 }
 
+/** Lower-case hex. One flat string: these are long-lived memory keys (replay and duplicate memories),
+ *  and `s +=` per octet kept a rope of 2-character pieces alive per key (≈1 KiB each on the KS). */
 export function toHexString(b: Uint8Array): string {
-  let s = ''
-  for (const x of b) s += x.toString(16).padStart(2, '0')
-  return s
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 }

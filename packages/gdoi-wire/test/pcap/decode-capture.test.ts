@@ -2,6 +2,7 @@
 import t, { type Test } from 'tap'
 import { PayloadType } from '../../src/constants.js'
 import { sealEsp } from '../../src/esp/esp.js'
+import { buildAck } from '../../src/exchange/ack.js'
 import type { KeyDownloadPayload, Payload } from '../../src/payloads/types.js'
 import { decodeCapture } from '../../src/pcap/decode-capture.js'
 import { buildIpv4, buildUdp, internetChecksum, IpProto } from '../../src/pcap/ipv4.js'
@@ -74,6 +75,20 @@ t.test('trace A with our keylog (SKEYID_a): every PULL hash checks; a wrong SKEY
   t.same(bad.slice(6).map((r) => r.checks.hash), ['bad', 'bad', 'bad', 'bad'])
   t.same(bad[6]?.errors.map((e) => [e.code, e.offset]), [['ERR_BAD_HASH', 28]])
   t.same(bad[9]?.learned, [], 'no keys learned from a PULL4 whose HASH fails')
+  t.end()
+})
+
+t.test('trace A with SKEYID in our keylog: gdoid\'s MM5 HASH_I and MM6 HASH_R check', (t) => {
+  const withSkeyid = TRACE_A_KEYLOG.replace('HASH=sha1 ', 'HASH=sha1 SKEYID=0a1ce288962c79cef60cf60d5d446fd5aa233cce ')
+  const rs = decodeCapture(traceAPackets(), parseKeyFile(withSkeyid))
+  noErrors(t, rs)
+  t.same(rs.slice(4, 6).map((r) => r.checks.hash), ['ok', 'ok'], 'HASH_I, HASH_R')
+  t.same(decodeCapture(traceAPackets(), parseKeyFile(TRACE_A_KEYLOG)).slice(4, 6).map((r) => r.checks.hash), ['unknown', 'unknown'], 'no SKEYID: unknown')
+  const bad = decodeCapture(traceAPackets(), parseKeyFile(withSkeyid.replace('SKEYID=0a', 'SKEYID=0b')))
+  t.same(bad.slice(4, 6).map((r) => r.checks.hash), ['bad', 'bad'])
+  t.same(bad[4]?.errors.map((e) => e.code), ['ERR_BAD_HASH'])
+  t.match(bad[4]?.errors[0]?.detail, /HASH_I/)
+  t.match(bad[5]?.errors[0]?.detail, /HASH_R/)
   t.end()
 })
 
@@ -237,6 +252,27 @@ t.test('a KEK given in the keylog decrypts pushes without the PULL; SIGKEY enabl
   t.same([noSig?.decrypted, noSig?.checks], [true, { seq: 'ok', signature: 'unknown' }])
   const [withSig] = decodeCapture(pcap, parseKeyFile(`${line} SIGKEY=${pubHex}`))
   t.same(withSig?.checks, { seq: 'ok', signature: 'ok' })
+  t.end()
+})
+
+t.test('RFC 8263 ACK: HASH checked under a KEK from the keylog (no SA KEK seen: SHA-256/512 by HASH length)', (t) => {
+  const spi = '41424344454647484950515253545556'
+  const key = Uint8Array.from({ length: 32 }, (_, i) => 0x90 + i)
+  const line = `KEK ${spi} ALG=aes-256-cbc IV=${'00'.repeat(16)} KEY=${toHex(key)}`
+  const ack = (ackRequested: number, baseKey = key): Uint8Array => buildAck({ kekSpi: hex(spi), ackRequested, baseKey, seq: 7, member: '192.0.2.10' })
+  const pcap = readCapture(writePcapUdp([1, 3].map((a, i) => ({ src: '192.0.2.10', dst: '192.0.2.1', sport: 848, dport: 848, payload: ack(a), timeSec: i }))))
+  const rs = decodeCapture(pcap, parseKeyFile(line))
+  noErrors(t, rs)
+  t.same(rs.map((r) => r.checks.hash), ['ok', 'ok'], 'KEK_SHA256 and KEK_SHA512 forms')
+  t.same(rs.map((r) => types(r)), [[8, 18, 5], [8, 18, 5]])
+  const wrongKey = readCapture(writePcapUdp([{ src: '192.0.2.10', dst: '192.0.2.1', sport: 848, dport: 848, payload: ack(1, new Uint8Array(32)) }]))
+  const [bad] = decodeCapture(wrongKey, parseKeyFile(line))
+  t.equal(bad?.checks.hash, 'bad')
+  t.same(bad?.errors.map((e) => [e.code, e.offset]), [['ERR_BAD_HASH', 28]])
+  const [unknown] = decodeCapture(wrongKey, parseKeyFile(''))
+  t.equal(unknown?.checks.hash, 'unknown', 'no KEK: not checked')
+  t.same(unknown?.errors, [])
+  t.match(unknown?.notes, [/no KEK for SPI 4142/])
   t.end()
 })
 

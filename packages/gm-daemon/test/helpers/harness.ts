@@ -2,6 +2,7 @@
 // same fake clock as the member's timers: `clock.advance(ms)` plays every exchange, retransmission and
 // rekey of that span synchronously (each hop takes 1 ms of fake time).
 import { createHash } from 'node:crypto'
+import type { Test } from 'tap'
 import {
   createFakeClock,
   createLogger,
@@ -33,7 +34,7 @@ export function gmConfig(over: Partial<GmConfig> & { keyServerAddresses?: readon
       preSharedKeys: [{ peer: { address: '0.0.0.0', length: 0 }, key: Secret.fromString(PSK_TEXT) }],
       identity: null,
     },
-    tun: { name: 'gdoi0', mtuBytes: 1400 },
+    tun: { enabled: true, name: 'gdoi0', mtuBytes: 1400 },
     interface: null,
     controlSocket: '/run/gdoi/gm-test.sock',
     keylog: null,
@@ -116,7 +117,7 @@ export function logEvents(sink: LogSink, event: string): Record<string, unknown>
 }
 
 /** Secrets that must never show up in a log line: the PSK and every key the test KS handed out. */
-export function assertNoSecrets(t: { notOk(v: unknown, m?: string): void }, sink: LogSink, ks: TestKeyServer): void {
+export function assertNoSecrets(t: Pick<Test, 'notOk'>, sink: LogSink, ks: TestKeyServer): void {
   const text = sink.text()
   t.notOk(text.includes(PSK_TEXT), 'PSK not logged')
   const hexes: string[] = []
@@ -127,7 +128,7 @@ export function assertNoSecrets(t: { notOk(v: unknown, m?: string): void }, sink
   }
   for (const st of ks.mm.values()) {
     if (st.s !== 'done') continue
-    for (const k of [st.sa.encKey, st.sa.skeyidA, st.sa.skeyidD, st.sa.skeyidE]) hexes.push(Buffer.from(k).toString('hex'))
+    for (const k of [st.sa.encKey, st.sa.skeyid, st.sa.skeyidA, st.sa.skeyidD, st.sa.skeyidE]) hexes.push(Buffer.from(k).toString('hex'))
   }
   for (const h of hexes) t.notOk(text.includes(h) || text.includes(h.slice(0, 24)), 'no key bytes in the log')
 }

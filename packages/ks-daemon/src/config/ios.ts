@@ -247,6 +247,8 @@ function serverLocal(doc: IosDoc, sl: IosNode, path: string, ctx: Ctx): ServerLo
     else doc.mapPath(`${path}.rekey.signingKey`, key.line)
     rekey['signingKey'] = { generate: { bits: key?.bits ?? KS_DEFAULTS.signingKeyBits, label: auth.label } }
     if (unicast) {
+      // Cisco acknowledges unicast rekeys (its own ACK); we ask for RFC 8263 ACKs instead: the
+      // schema's default for unicast (rekey.ack), so pasted IOS and the equivalent YAML agree.
       rekey['transport'] = 'unicast'
     } else {
       // IOS default: multicast, to the destination of the rekey ACL's permit line.

@@ -29,10 +29,13 @@ import {
   multicastIpv4,
   pathIn,
   prefix,
+  readPrivateFile,
+  Secret,
   strict,
   type ConfigContext,
 } from '@gdoi/daemon-kit'
-import { KS_DEFAULTS, type KsConfig, type KsGroupConfig, type RekeyConfig, type SigningKeyConfig } from './types.js'
+import { KS_DEFAULTS, type KsConfig, type KsGroupConfig, type KsStoreConfig, type RekeyConfig, type SigningKeyConfig } from './types.js'
+import { parseKeyEncryptionKey } from '../store/seal.js'
 
 const MAX_LIFETIME_SEC = 30 * 86400
 
@@ -67,6 +70,11 @@ function signingKeySchema(ctx: ConfigContext) {
   })
 }
 
+/** `rekey.ack` when the file does not say: RFC 8263 ACKs for unicast rekeys, none for multicast. */
+export function defaultRekeyAck(transport: RekeyConfig['transport']): RekeyConfig['ack'] {
+  return transport === 'unicast' ? 'rfc8263' : 'none'
+}
+
 function rekeySchema(ctx: ConfigContext) {
   const obj = strict({
     enabled: z.boolean().default(true),
@@ -76,7 +84,9 @@ function rekeySchema(ctx: ConfigContext) {
     retransmitCount: z.int().min(0).max(10).default(KS_DEFAULTS.retransmitCount),
     signingKey: signingKeySchema(ctx).prefault({}),
     sigHash: z.enum(['sha1', 'sha256']).default('sha1'),
-    ack: z.enum(['rfc8263', 'none']).default('none'),
+    // Default by transport: unicast rekeys are acknowledged by each GM (RFC 8263; a GM that misses
+    // three pushes in a row is dropped), multicast rekeys are not. An explicit value wins.
+    ack: z.enum(['rfc8263', 'none']).optional(),
   }).transform((v, c): RekeyConfig | null => {
     if (!v.enabled) return null
     if (v.transport === 'multicast' && v.multicastAddress === undefined) {
@@ -92,7 +102,7 @@ function rekeySchema(ctx: ConfigContext) {
       retransmitCount: v.retransmitCount,
       signingKey: v.signingKey,
       sigHash: v.sigHash,
-      ack: v.ack,
+      ack: v.ack ?? defaultRekeyAck(v.transport),
     }
   })
   // `rekey: none` / `rekey: false` → disabled.
@@ -131,6 +141,70 @@ function groupSchema(ctx: ConfigContext) {
   }))
 }
 
+const KEK_FORMAT = '32 bytes: 64 hex digits, 44 base64 characters or 32 raw bytes'
+
+// store: { kind: file }  |  { kind: etcd, endpoints, prefix, keyEncryptionKey: { file | env }, leaseTtlSec, … }
+function storeSchema(ctx: ConfigContext) {
+  const etcd = strict({
+    kind: z.literal('etcd'),
+    endpoints: z
+      .array(z.string().regex(/^(https?:\/\/)?[A-Za-z0-9.\-]+(:\d{1,5})?$|^(https?:\/\/)?\[[0-9A-Fa-f:]+\](:\d{1,5})?$/, 'host:port or http://host:port'))
+      .min(1),
+    prefix: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._\-/]*\/$/, 'a key prefix like /gdoi/ks/ (starts and ends with "/")')
+      .default(KS_DEFAULTS.etcdPrefix),
+    keyEncryptionKey: strict({ file: pathIn(ctx).optional(), env: z.string().min(1).optional() }),
+    leaseTtlSec: z.int().min(2).max(300).default(KS_DEFAULTS.etcdLeaseTtlSec),
+    instanceName: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:\-]{0,62}$/, 'letters, digits, ".", "_", ":" and "-" only (at most 63)')
+      .optional(),
+    requestTimeoutSec: z.number().min(0.5).max(60).default(KS_DEFAULTS.etcdRequestTimeoutSec),
+  }).transform((v, c): KsStoreConfig => {
+    const k = v.keyEncryptionKey
+    if ((k.file === undefined) === (k.env === undefined)) {
+      c.issues.push({ code: 'custom', message: 'give exactly one of file, env', input: undefined, path: ['keyEncryptionKey'] })
+      return z.NEVER
+    }
+    let raw: Uint8Array
+    if (k.file !== undefined) {
+      const r = readPrivateFile(k.file)
+      if (!r.ok) {
+        c.issues.push({ code: 'custom', message: r.reason, input: undefined, path: ['keyEncryptionKey', 'file'] })
+        return z.NEVER
+      }
+      raw = r.bytes
+    } else {
+      const val = ctx.env[k.env ?? '']
+      if (val === undefined || val === '') {
+        c.issues.push({ code: 'custom', message: `environment variable ${k.env ?? ''} is not set`, input: undefined, path: ['keyEncryptionKey', 'env'] })
+        return z.NEVER
+      }
+      raw = Buffer.from(val, 'latin1')
+    }
+    const key = parseKeyEncryptionKey(raw)
+    raw.fill(0)
+    if (key === undefined) {
+      c.issues.push({ code: 'custom', message: `not a key-encryption key (${KEK_FORMAT})`, input: undefined, path: ['keyEncryptionKey', k.file !== undefined ? 'file' : 'env'] })
+      return z.NEVER
+    }
+    const secret = new Secret(key)
+    key.fill(0)
+    return {
+      kind: 'etcd',
+      endpoints: v.endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`)),
+      prefix: v.prefix,
+      keyEncryptionKey: secret,
+      leaseTtlSec: v.leaseTtlSec,
+      instanceName: v.instanceName ?? null,
+      requestTimeoutSec: v.requestTimeoutSec,
+    }
+  })
+  const file = strict({ kind: z.literal('file') }).transform((): KsStoreConfig => ({ kind: 'file' }))
+  return z.discriminatedUnion('kind', [file, etcd])
+}
+
 export function ksConfigSchema(ctx: ConfigContext): z.ZodType<KsConfig> {
   return strict({
     listen: strict({
@@ -151,6 +225,7 @@ export function ksConfigSchema(ctx: ConfigContext): z.ZodType<KsConfig> {
       idLengthWidth: z.literal([1, 2]).default(1),
       pushSignature: z.enum(['rfc', 'bare']).default('rfc'),
     }).prefault({}),
+    store: storeSchema(ctx).prefault({ kind: 'file' }),
   }).transform(
     (v): KsConfig => ({
       listen: v.listen,
@@ -162,6 +237,7 @@ export function ksConfigSchema(ctx: ConfigContext): z.ZodType<KsConfig> {
       groups: v.groups,
       limits: v.limits,
       compat: v.compat,
+      store: v.store,
     }),
   ) as unknown as z.ZodType<KsConfig>
 }

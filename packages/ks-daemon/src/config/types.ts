@@ -116,7 +116,11 @@ export interface RekeyConfig {
   readonly signingKey: SigningKeyConfig
   /** SIG_HASH_ALGORITHM, default sha1. */
   readonly sigHash: 'sha1' | 'sha256'
-  /** RFC 8263 KEK_ACK_REQUESTED (REKEY_ACK_KEK_SHA256), or none (default; Cisco's ACK is proprietary). */
+  /**
+   * RFC 8263 KEK_ACK_REQUESTED (REKEY_ACK_KEK_SHA256), or none. Default by transport: 'rfc8263' for
+   * unicast (each GM acknowledges; three unacknowledged pushes in a row drop it from the rekey list —
+   * the standard stand-in for Cisco's proprietary unicast ACK), 'none' for multicast.
+   */
   readonly ack: 'rfc8263' | 'none'
 }
 

@@ -43,7 +43,7 @@ export function signingKeyPath(stateDir: string, label: string): string {
   return join(stateDir, `rekey-${label}.pem`)
 }
 
-function describe(privateKey: KeyObject, label: string, path: string, created: boolean): SigningKey {
+export function describeSigningKey(privateKey: KeyObject, label: string, path: string, created: boolean): SigningKey {
   if (privateKey.asymmetricKeyType !== 'rsa') throw new SigningKeyError(`${path}: not an RSA key (${privateKey.asymmetricKeyType ?? 'unknown'})`)
   const bits = privateKey.asymmetricKeyDetails?.modulusLength ?? 0
   if (bits < MIN_RSA_BITS) throw new SigningKeyError(`${path}: ${bits}-bit RSA is too weak; use ${MIN_RSA_BITS} bits or more`)
@@ -84,7 +84,7 @@ export async function loadSigningKey(path: string, label: string): Promise<Signi
   } finally {
     pem.fill(0)
   }
-  return describe(privateKey, label, path, false)
+  return describeSigningKey(privateKey, label, path, false)
 }
 
 const inflight = new Map<string, Promise<SigningKey>>()
@@ -113,7 +113,7 @@ export function loadOrCreateSigningKey(cfg: SigningKeyConfig, stateDir: string):
     const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: cfg.bits, publicExponent: 0x10001 })
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' })
     await writeFileAtomic(path, pem, { mode: 0o600 })
-    return describe(privateKey, cfg.label, path, true)
+    return describeSigningKey(privateKey, cfg.label, path, true)
   })().finally(() => inflight.delete(path))
   inflight.set(path, p)
   return p

@@ -1,5 +1,5 @@
 // What the key server must remember across restarts, behind one small interface. `file-store.ts`
-// keeps it in a JSON file; a later implementation (etcd) shares it between key servers.
+// keeps it in a JSON file; `etcd-store.ts` shares it between key servers (a `ClusterStore`, cluster.ts).
 //
 // Key fields hold `KeyBytes` (Uint8Array marked with `asKey`): they never reach a log line or a
 // status answer, and `hex()` refuses them.
@@ -86,7 +86,18 @@ export interface KsStore {
   close(): Promise<void>
 }
 
-export type StoreErrorCode = 'ERR_STATE_CORRUPT' | 'ERR_STATE_VERSION' | 'ERR_STATE_IO' | 'ERR_STATE_LOCKED' | 'ERR_STATE_CLOSED'
+export type StoreErrorCode =
+  | 'ERR_STATE_CORRUPT'
+  | 'ERR_STATE_VERSION'
+  | 'ERR_STATE_IO'
+  | 'ERR_STATE_LOCKED'
+  | 'ERR_STATE_CLOSED'
+  /** Shared store: this instance is not (or no longer) the primary; nothing was written. */
+  | 'ERR_STATE_FENCED'
+  /** Shared store: etcd did not answer; nothing is known to be written. */
+  | 'ERR_STATE_UNAVAILABLE'
+  /** Shared store: the key-encryption key does not open what the cluster stored. */
+  | 'ERR_STATE_KEY'
 
 export class StoreError extends Error {
   override name = 'StoreError'

@@ -37,7 +37,7 @@ t.test('examples/ks.yaml loads to the lab policy, fully defaulted', async (t) =>
           retransmitCount: 2,
           signingKey: { source: 'generate', bits: 2048, label: 'REKEYRSA' },
           sigHash: 'sha1',
-          ack: 'none',
+          ack: 'rfc8263',
         },
         gap: null,
         authorization: null,
@@ -46,6 +46,7 @@ t.test('examples/ks.yaml loads to the lab policy, fully defaulted', async (t) =>
     ],
     limits: { maxHalfOpenSa: 10000, exchangeTimeoutSec: 120 },
     compat: { idLengthWidth: 1, pushSignature: 'rfc' },
+    store: { kind: 'file' },
   })
 })
 

@@ -51,7 +51,7 @@ t.test('a minimal KS config: values, IOS defaults, warning for a key without gen
     retransmitCount: 2,
     signingKey: { source: 'generate', bits: 2048, label: 'RK' },
     sigHash: 'sha1',
-    ack: 'none',
+    ack: 'rfc8263',
   })
   t.same(warnings, [{ message: 'no "crypto key generate rsa … label RK" line: a 2048-bit key will be generated', line: 16 }])
   t.end()

@@ -3,7 +3,7 @@
 // and acknowledged (RFC 8263), and every GM ends with the key server's SPIs. Skipped when the
 // gm-daemon package cannot be loaded.
 import t from 'tap'
-import { createLogger, createLogSink } from '@gdoi/daemon-kit'
+import { createLogger, createLogSink, LogEvent } from '@gdoi/daemon-kit'
 import { memoryLab } from '../helpers/ks-fixture.js'
 
 const GROUP = 'GETVPN-GRP'
@@ -72,4 +72,45 @@ t.test('gdoi-ks ⇄ gm-daemon: registration, TEK rekeys, KEK rollover, ACKs', { 
     t.equal(s.registration.succeeded, 1, `${s.member.address} never re-registered`)
   }
   t.equal(lab.ks.status().counters['rekey.acks.rejected.bad-hash'], undefined, 'no ACK failed verification')
+})
+
+t.test('gdoi-ks ⇄ gm-daemon: a lost ACK — the KS retransmits, the GM acknowledges again, nobody is counted missing', { skip: gmDaemon === undefined ? why : false }, async (t) => {
+  if (gmDaemon === undefined || gmConfig === undefined) return
+  const lab = await memoryLab({ ack: 'rfc8263', retransmitPeriodSec: 10, retransmitCount: 2 })
+  const sink = createLogSink()
+  const log = createLogger({ level: 'debug', format: 'json', destination: sink.stream })
+  const config = gmConfig.parseGmConfig(gmYaml('127.0.1.11'), { path: '/tmp/gm.yaml' }).config
+  const gm = await gmDaemon.startGroupMember({ config, transport: lab.net.attach('127.0.1.11'), clock: lab.clock, log, retransmit: { intervalMs: 1000, maxTries: 5 } })
+  t.teardown(async () => {
+    await gm.close()
+    await lab.close()
+  })
+  for (let i = 0; i < 100 && (lab.ks.status().groups[0]?.members.length ?? 0) < 1; i++) await lab.run(200)
+  t.equal(lab.ks.status().groups[0]?.members.length, 1, 'registered')
+
+  let lost = 0
+  lab.net.setFilter((d) => {
+    const ack = d.from.address === '127.0.1.11' && d.bytes[18] === 35
+    if (ack && lost === 0) {
+      lost++
+      return false // the first ACK never reaches the key server
+    }
+    return true
+  })
+  await lab.ks.rekey(GROUP, 'tek')
+  await lab.run(1000)
+  t.equal(lost, 1, 'the GM acknowledged, the ACK was lost')
+  t.equal(gm.status().rekeys.received, 1)
+  t.same(lab.ks.status().pushesInProgress.map((p) => p.awaitingAck.length), [1], 'the KS still waits for the ACK')
+
+  await lab.run(10_000) // one retransmission period
+  t.equal(gm.status().rekeys.rejected.duplicate, 1, 'the retransmission is a duplicate for the GM')
+  t.equal(gm.status().rekeys.acksResent, 1, 'and is acknowledged again')
+  const st = lab.ks.status().groups[0]
+  t.equal(st?.members[0]?.lastAckSeq, 1, 'the KS recorded the ACK of SEQ 1')
+  t.equal(st?.members[0]?.missedPushes, 0)
+  t.ok(lab.ks.status().pushesInProgress.every((p) => p.awaitingAck.length === 0), 'no push waits for an ACK any more')
+  await lab.run(30_000)
+  t.equal(lab.sink.lines().filter((l) => l['event'] === LogEvent.REKEY_ACK_MISSING).length, 0, 'no member counted missing')
+  t.equal(lab.ks.status().groups[0]?.members.length, 1, 'still on the rekey list')
 })

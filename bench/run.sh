@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# One command per benchmark of bench/README.md. Each prints its figures and the ratio to a baseline
+# measured in the same run; results and how to read them are in bench/README.md.
+#
+#   bench/run.sh storm   [--count 1000,10000] [--runs 5] [--concurrency 64] [--cpu-prof DIR] [--json F]
+#   bench/run.sh fanout  [--count 10000] [--runs 5] [--multicast]        # --multicast needs root (netns)
+#   bench/run.sh floor   [REGS_PER_RUN] [RUNS]                           # the storm's crypto baseline alone
+#   bench/run.sh smoke                                                   # storm + fanout with 20 GMs, 1 run
+#   bench/run.sh fuzz    [N] [options]                                   # = bench/fuzz-long.sh
+#   bench/run.sh latency | throughput                                    # data plane, in the netns lab (see README)
+#
+# The daemons run from dist/ (built first with `pnpm build`); the orchestrator runs from the TypeScript
+# sources through the loader tap ships. Options after NAME go to the benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+name="${1:-}"
+[ $# -gt 0 ] && shift
+
+ts() {
+  TS_NODE_TRANSPILE_ONLY=1 exec node --conditions=@gdoi/source \
+    --import=./node_modules/.pnpm/node_modules/@tapjs/typescript/dist/esm/import.mjs "$@"
+}
+
+build() {
+  local out
+  out="$(pnpm build 2>&1)" || { printf '%s\n' "$out" >&2; exit 1; }
+}
+
+# Each simulated GM holds one UDP socket.
+raise_nofile() {
+  ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+}
+
+case "$name" in
+  storm | fanout)
+    build
+    raise_nofile
+    ts packages/gm-daemon/bench/scale.ts "$name" "$@"
+    ;;
+  floor)
+    ts packages/gm-daemon/bench/crypto-floor.ts "$@"
+    ;;
+  smoke)
+    build
+    raise_nofile
+    TS_NODE_TRANSPILE_ONLY=1 node --conditions=@gdoi/source \
+      --import=./node_modules/.pnpm/node_modules/@tapjs/typescript/dist/esm/import.mjs \
+      packages/gm-daemon/bench/scale.ts storm --count 20 --runs 1
+    ts packages/gm-daemon/bench/scale.ts fanout --count 20 --runs 1
+    ;;
+  fuzz)
+    exec bash bench/fuzz-long.sh "$@"
+    ;;
+  latency | throughput)
+    if [ -x "bench/$name.sh" ]; then
+      exec bash "bench/$name.sh" "$@"
+    fi
+    echo "bench/run.sh $name: bench/$name.sh is not there yet (it needs the netns lab, lab/netns.sh)" >&2
+    exit 2
+    ;;
+  *)
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac
