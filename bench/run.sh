@@ -7,6 +7,7 @@
 #   bench/run.sh floor   [REGS_PER_RUN] [RUNS]                           # the storm's crypto baseline alone
 #   bench/run.sh smoke                                                   # storm + fanout with 20 GMs, 1 run
 #   bench/run.sh fuzz    [N] [options]                                   # = bench/fuzz-long.sh
+#   bench/run.sh cluster-storm [--count 2000] [--runs 3] [--servers 1,2]  # storm over key servers on etcd
 #   bench/run.sh latency | throughput                                    # data plane, in the netns lab (see README)
 #
 # The daemons run from dist/ (built first with `pnpm build`); the orchestrator runs from the TypeScript
@@ -52,6 +53,12 @@ case "$name" in
   fuzz)
     exec bash bench/fuzz-long.sh "$@"
     ;;
+  cluster-storm)
+    # Storm over one and two key servers sharing etcd (needs `etcd`: scripts/setup-debian.sh).
+    build
+    raise_nofile
+    ts packages/ks-daemon/bench/cluster-storm.ts "$@"
+    ;;
   latency | throughput)
     if [ -x "bench/$name.sh" ]; then
       exec bash "bench/$name.sh" "$@"
@@ -60,7 +67,7 @@ case "$name" in
     exit 2
     ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

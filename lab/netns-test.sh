@@ -146,11 +146,16 @@ cmd_test() {
   check "traffic outside the ACL crossed in clear (ICMP 10.2.1.2 <-> 10.2.2.2)" test "$(count "$capA" 'icmp && !esp && ip.addr==10.2.1.2 && ip.addr==10.2.2.2')" -ge 8
 
   section "status counters match the traffic (LAB.md 5)"
-  local b1 b2 b3 a1 a2 a3 d
-  b1=$(counters 1) b2=$(counters 2) b3=$(counters 3)
-  check "ping site1 -> site2, 20 packets" ping_ok 1 10.1.2.2 -c 20 -i 0.05
-  ping_ok 1 10.2.2.2 -c 5 -i 0.05 -I 10.2.1.2 || true # outside the ACL: never reaches a TUN
-  a1=$(counters 1) a2=$(counters 2) a3=$(counters 3)
+  local b1 b2 b3 a1 a2 a3 d try pr
+  for try in 1 2; do # again if a TEK switch fell into the window (the SA check needs one SPI throughout)
+    b1=$(counters 1) b2=$(counters 2) b3=$(counters 3)
+    pr=0
+    ping_ok 1 10.1.2.2 -c 20 -i 0.05 || pr=$?
+    ping_ok 1 10.2.2.2 -c 5 -i 0.05 -I 10.2.1.2 || true # outside the ACL: never reaches a TUN
+    a1=$(counters 1) a2=$(counters 2) a3=$(counters 3)
+    [ "$(jq -r .spi <<<"$a1")" = "$(jq -r .spi <<<"$b1")" ] && break
+  done
+  check "ping site1 -> site2, 20 packets" test "$pr" = 0
   local spi
   spi=$(jq -r .spi <<<"$a1")
   d=$(delta "$a1" "$b1")
@@ -181,7 +186,7 @@ cmd_test() {
   ip -n "$(gm_ns 1)" -4 route replace 10.1.0.0/16 dev gdoi0 mtu 1342 table $TABLE_OUT
   ip -n "$(site_ns 1)" route flush cache
   f1=$(counters 1 | jq .f)
-  check "without the route MTU the data plane answers ICMP fragmentation needed, mtu 1342" grep -qE 'From 10.1.2.2 .*mtu ?= ?1342' <<<"$out"
+  check "without the route MTU the data plane answers ICMP fragmentation needed, mtu 1342 ($(grep -m1 -E 'From|error' <<<"$out"))" grep -qE 'From 10.1.2.2 .*mtu ?= ?1342' <<<"$out"
   check "… counted as icmpFragNeeded ($f0 -> $f1)" test "$f1" -gt "$f0"
 
   section "continuous pings across a TEK rekey (LAB.md 4)"

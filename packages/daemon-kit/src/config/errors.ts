@@ -139,7 +139,11 @@ export function configErrorMap(iss: RawIssue): string | undefined {
       return 'invalid format'
     case 'invalid_union':
       return 'invalid value'
-    default:
+    // unknown fields get their message from unknownKeysMessage(); the rest keep zod's own wording
+    case 'unrecognized_keys':
+    case 'invalid_key':
+    case 'invalid_element':
+    case 'custom':
       return undefined
   }
 }

@@ -126,7 +126,7 @@ t.test('with a fake clock, delivery happens when time passes the latency', async
   const net = createMemoryNetwork({ seed: 1, clock, latencyMs: 5, trace: true })
   const { a, b } = { a: net.attach(KS), b: net.attach(GMS[0] as Endpoint) }
   const got: number[] = []
-  b.onDatagram((x) => got.push(clock.nowMs()))
+  b.onDatagram(() => got.push(clock.nowMs()))
   a.send(bytes(1), b.local)
   clock.advance(4)
   t.same(got, [])

@@ -24,7 +24,7 @@
 import { hostname } from 'node:os'
 import { createPrivateKey, generateKeyPair } from 'node:crypto'
 import { promisify } from 'node:util'
-import { Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3'
+import { castGrpcError, Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3'
 import type { Logger } from '@gdoi/daemon-kit'
 import { LogEvent } from '@gdoi/daemon-kit'
 import type { EtcdStoreConfig, SigningKeyConfig } from '../config/types.js'
@@ -254,6 +254,15 @@ class EtcdStore implements ClusterStore {
     this.#kaClients = opts.config.endpoints.map((e) => new Etcd3({ hosts: e, dialTimeout: timeoutMs, defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }) }))
   }
 
+  /**
+   * The TTL asked of etcd: one second less than leaseTtlSec (from 3 s on). etcd revokes expired leases
+   * in a loop that runs every 500 ms, and the watch and the election take a few milliseconds more: with
+   * the second in hand, a new primary is elected within leaseTtlSec of the old one's last renewal.
+   */
+  get #grantTtl(): number {
+    return this.#cfg.leaseTtlSec >= 3 ? this.#cfg.leaseTtlSec - 1 : this.#cfg.leaseTtlSec
+  }
+
   get isPrimary(): boolean {
     return this.#primary
   }
@@ -291,17 +300,17 @@ class EtcdStore implements ClusterStore {
   }
 
   async #grantLease(): Promise<void> {
-    const lease = this.#client.lease(this.#cfg.leaseTtlSec, { autoKeepAlive: false })
+    const lease = this.#client.lease(this.#grantTtl, { autoKeepAlive: false })
     lease.on('lost', () => {}) // we watch keepalive answers ourselves
     const sent = Date.now()
     const id = await lease.grant()
     this.#lease = lease
     this.#leaseId = id
     this.#lastKeepaliveMs = Date.now()
-    this.#validUntilMs = sent + this.#cfg.leaseTtlSec * 1000
+    this.#validUntilMs = sent + this.#grantTtl * 1000
     const info: ClusterInstanceInfo = { id: this.instanceId, listen: this.#listen, host: hostname(), pid: process.pid, startedAtMs: this.#startedAtMs }
     await this.#client.put(`${this.#p}instances/${this.instanceId}`).value(JSON.stringify(info)).lease(id)
-    this.#log.info({ event: LogEvent.CLUSTER_LEASE, instance: this.instanceId, lease: id, ttlSec: this.#cfg.leaseTtlSec }, 'cluster lease granted')
+    this.#log.info({ event: LogEvent.CLUSTER_LEASE, instance: this.instanceId, lease: id, ttlSec: this.#grantTtl }, 'cluster lease granted')
   }
 
   #setAvailable(ok: boolean, err?: unknown): void {
@@ -321,8 +330,19 @@ class EtcdStore implements ClusterStore {
     const w = await this.#client.watch().prefix(this.#p).create()
     w.on('put', (kv) => this.#onPut(kv.key.toString('utf8'), kv.value, kv.mod_revision, kv.create_revision))
     w.on('delete', (kv) => this.#onDelete(kv.key.toString('utf8'), kv.mod_revision))
-    w.on('disconnected', (err) => this.#setAvailable(false, err))
-    w.on('connected', () => this.#setAvailable(true))
+    // A watch stream that breaks (an etcd member died under it) reconnects to another member and resumes
+    // from its last revision; availability is judged by requests, not by the stream. After a break the
+    // key server re-syncs anyway (availability(true) → follower re-reads the state).
+    let broken = false
+    w.on('disconnected', (err) => {
+      broken = true
+      this.#log.debug({ err: errText(err) }, 'etcd watch disconnected; reconnecting')
+    })
+    w.on('connected', () => {
+      if (!broken) return
+      broken = false
+      this.#events?.availability(true)
+    })
     w.on('error', (err) => this.#log.warn({ err: errText(err) }, 'etcd watch error'))
     this.#watcher = w
     // Who is up and who leads, now (the watch reports changes from here on).
@@ -339,7 +359,7 @@ class EtcdStore implements ClusterStore {
 
   #schedule(): void {
     if (this.#closed) return
-    const every = Math.max(300, Math.floor((this.#cfg.leaseTtlSec * 1000) / 3))
+    const every = Math.max(300, Math.floor((this.#grantTtl * 1000) / 3))
     this.#tick = setTimeout(() => void this.#keepalive().finally(() => this.#schedule()), every)
   }
 
@@ -357,7 +377,7 @@ class EtcdStore implements ClusterStore {
       // deadline short enough that the lease cannot run out while we wait.
       // Each attempt goes to one member (its own connection), starting with the one that answered
       // last, so a dead member costs one short deadline, not the lease.
-      const deadlineMs = Math.min(this.#cfg.requestTimeoutSec * 1000, Math.max(250, (this.#cfg.leaseTtlSec * 1000) / 4))
+      const deadlineMs = Math.min(this.#cfg.requestTimeoutSec * 1000, Math.max(250, (this.#grantTtl * 1000) / 4))
       const n = this.#kaClients.length
       let lastErr: unknown
       for (let attempt = 0; attempt < n + 1 && !this.#closed; attempt++) {
@@ -374,7 +394,7 @@ class EtcdStore implements ClusterStore {
           this.#setAvailable(true)
           return
         } catch (err) {
-          if (err instanceof EtcdLeaseInvalidError) throw err
+          if (err instanceof EtcdLeaseInvalidError || /lease not found/.test(String((err as Error).message))) throw new EtcdLeaseInvalidError(this.#leaseId)
           lastErr = err
         }
       }
@@ -863,7 +883,7 @@ async function keepaliveOnce(client: Etcd3, leaseId: string, deadline: number): 
       })
       stream.on('error', (err: Error) => {
         clearTimeout(timer)
-        reject(err)
+        reject(castGrpcError(err)) // "requested lease not found" → EtcdLeaseInvalidError
       })
       stream.write({ ID: leaseId })
     })
