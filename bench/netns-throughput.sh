@@ -4,7 +4,7 @@
 #   gdoi   site1 10.1.1.2 -> site2 10.1.2.2: inside the ACL, encrypted by GM-1, decrypted by GM-2
 #   plain  site1 10.2.1.2 -> site2 10.2.2.2: the same hosts, GMs, links and Middle-Man, outside the ACL:
 #          the GMs forward it as plain routers (it never enters a TUN)
-# iperf3 TCP (one stream) and UDP (unlimited offered load, 1300-octet datagrams: what arrives counts),
+# iperf3 TCP (one stream) and UDP (unlimited offered load, 1280-octet datagrams: what arrives counts),
 # RUNS runs each, gdoi and plain interleaved, medians reported; ping RTT p50/p99 over PINGS echoes.
 #
 #   sudo bench/netns-throughput.sh [RUNS=5] [SECONDS_PER_RUN=5] [PINGS=1000]
@@ -17,6 +17,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${1:-5}
 SECS=${2:-5}
 PINGS=${3:-1000}
+UDP_LEN=1280 # fits the GDOI path's 1342-octet route MTU with its UDP/IP headers
 export GDOI_LAB_ID=b$$
 export GDOI_LAB_RUN=/run/gdoi-$GDOI_LAB_ID
 P=gdoi-$GDOI_LAB_ID
@@ -26,17 +27,22 @@ S2=$P-site2
 [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
 for tool in iperf3 ping jq; do command -v $tool >/dev/null || { echo "$tool is needed (scripts/setup-debian.sh)" >&2; exit 1; }; done
 
-IPERF_PID=
+IPERF_PIDS=()
 cleanup() {
-  if [ -n "$IPERF_PID" ]; then kill "$IPERF_PID" 2>/dev/null || true; wait "$IPERF_PID" 2>/dev/null || true; fi
+  local p
+  for p in "${IPERF_PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   bash "$REPO/lab/netns.sh" down >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
 echo "# lab up ($P-*)" >&2
-bash "$REPO/lab/netns.sh" up >/dev/null
-ip netns exec "$S2" iperf3 -s -B 0.0.0.0 >/dev/null 2>&1 &
-IPERF_PID=$!
+bash "$REPO/lab/netns.sh" up >/dev/null 2>"/tmp/gdoi-bench-$GDOI_LAB_ID-up.log"
+# One server per address: bound to 0.0.0.0, iperf3 answers UDP from the primary address (10.1.2.2),
+# which neither matches the plain path nor the client's connected socket.
+ip netns exec "$S2" iperf3 -s -B 10.1.2.2 -p 5201 >/dev/null 2>&1 &
+IPERF_PIDS+=($!)
+ip netns exec "$S2" iperf3 -s -B 10.2.2.2 -p 5202 >/dev/null 2>&1 &
+IPERF_PIDS+=($!)
 sleep 1
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -44,17 +50,18 @@ pct() { sort -g | awk -v p="$1" '{ a[NR] = $1 } END { i = int(NR * p / 100 + 0.9
 
 declare -A SRC=([gdoi]=10.1.1.2 [plain]=10.2.1.2)
 declare -A DST=([gdoi]=10.1.2.2 [plain]=10.2.2.2)
+declare -A PORT=([gdoi]=5201 [plain]=5202)
 OUT=$(mktemp -d)
 
 run_iperf() { # run_iperf PATH tcp|udp → Mbit/s received
   local path=$1 proto=$2 j
   if [ "$proto" = tcp ]; then
-    j=$(ip netns exec "$S1" iperf3 -c "${DST[$path]}" -B "${SRC[$path]}" -t "$SECS" -J)
+    j=$(ip netns exec "$S1" iperf3 -c "${DST[$path]}" -p "${PORT[$path]}" -B "${SRC[$path]}" -t "$SECS" -J)
     jq -r '.end.sum_received.bits_per_second / 1e6' <<<"$j"
   else
-    j=$(ip netns exec "$S1" iperf3 -c "${DST[$path]}" -B "${SRC[$path]}" -u -b 0 -l 1300 -t "$SECS" -J)
-    # received rate: datagrams that arrived × their size, over the receiver's interval
-    jq -r '.end.sum as $s | (($s.packets - $s.lost_packets) * 1300 * 8 / $s.seconds) / 1e6' <<<"$j"
+    j=$(ip netns exec "$S1" iperf3 -c "${DST[$path]}" -p "${PORT[$path]}" -B "${SRC[$path]}" -u -b 0 -l $UDP_LEN -t "$SECS" -J)
+    # received rate: datagrams that arrived × their size, over the test's duration
+    jq -r --argjson l $UDP_LEN '.end.sum as $s | (($s.packets - $s.lost_packets) * $l * 8 / $s.seconds) / 1e6' <<<"$j"
   fi
 }
 
@@ -78,7 +85,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 echo
 echo "$(date -u +%Y-%m-%d), $(nproc) CPUs ($cpu), kernel $(uname -r), node $(node --version), iperf3 $(iperf3 --version | head -1 | awk '{print $2}'); $RUNS runs × ${SECS}s, medians"
 echo
-echo "| path | TCP Mbit/s | UDP received Mbit/s (1300-octet datagrams) | ping RTT p50 ms | ping RTT p99 ms |"
+echo "| path | TCP Mbit/s | UDP received Mbit/s (1280-octet datagrams) | ping RTT p50 ms | ping RTT p99 ms |"
 echo "|---|---|---|---|---|"
 for path in gdoi plain; do
   printf '| %s | %.0f | %.0f | %.3f | %.3f |\n' "$path" \

@@ -6,6 +6,7 @@
 #   lab/netns.sh test      prove the lab works (registration, ESP on Middle-Man with one SPI, tshark
 #                          decryption, no loss across a TEK rekey, clear traffic outside the ACL, MTU,
 #                          status counters, routing removed on shutdown); exit status 0 only if all pass
+#   lab/netns.sh checks    the checks shared with the Docker lab (lab/lib/checks.sh) against this lab
 #   lab/netns.sh status    the key server's and the GMs' status
 #   lab/netns.sh down      stop the daemons this lab started (PID files) and delete its namespaces
 #
@@ -91,8 +92,13 @@ cmd_up() {
   command -v jq >/dev/null || die "jq is needed"
   [ -f "$REPO/packages/ks-daemon/dist/cli.js" ] && [ -f "$REPO/packages/gm-daemon/dist/cli.js" ] || die "build first: pnpm build"
   [ -f "$REPO/packages/gm-daemon/build/Release/gdoi_native.node" ] || say "note: the gm-daemon addon is not built (TUN needs it): pnpm install / node packages/gm-daemon/native/build.mjs"
-  for ns in "${ALL_NS[@]}"; do ns_exists "$ns" && die "namespace $ns exists: the lab '$LAB_ID' is up already (lab/netns.sh down first)"; done
-  [ -e "$RUN/ks.pid" ] && die "$RUN holds a running lab (lab/netns.sh down first)"
+  if [ -S "$RUN/ks.sock" ] && ns_exists "$NS_KS" && ks_json >/dev/null 2>&1; then
+    say "the lab '$LAB_ID' is up already (lab/netns.sh down to stop it)"
+    cmd_status
+    return 0
+  fi
+  for ns in "${ALL_NS[@]}"; do ns_exists "$ns" && die "namespace $ns exists: a lab '$LAB_ID' is half up (lab/netns.sh down first)"; done
+  [ -e "$RUN/ks.pid" ] && die "$RUN holds a lab (lab/netns.sh down first)"
   mkdir -p "$RUN/config"
   chmod 700 "$RUN"
   for f in ks gm1 gm2 gm3; do sed "s#/run/gdoi-lab#$RUN#g" "$REPO/lab/config/$f.yaml" >"$RUN/config/$f.yaml"; done
@@ -191,6 +197,23 @@ cmd_down() {
   say "lab '$LAB_ID' is down"
 }
 
+# ---- the checks shared with the Docker lab (lab/lib/checks.sh) ---------------------------------
+
+cmd_checks() {
+  need_root
+  [ -S "$RUN/ks.sock" ] || die "the lab '$LAB_ID' is not up (lab/netns.sh up)"
+  [ -f "$REPO/lab/lib/checks.sh" ] || die "lab/lib/checks.sh missing"
+  LAB_NAME="netns lab '$LAB_ID'"
+  # shellcheck source=lab/lib/checks.sh
+  source "$REPO/lab/lib/checks.sh" # redefines gm_json, ks_json, ping_ok … for this run only
+  lab_use_prefix "ip netns exec $P-%s"
+  lab_gm_status() { local n=$1; shift; "$NODE" "$GM_BIN" status --socket "$RUN/gm$n.sock" "$@"; }
+  lab_ks_status() { "$NODE" "$KS_BIN" status --socket "$RUN/ks.sock" "$@"; }
+  lab_ks_rekey() { "$NODE" "$KS_BIN" rekey --group "$LAB_GROUP" --socket "$RUN/ks.sock"; }
+  lab_logs() { cat "$RUN/$1.log"; }
+  lab_run_checks
+}
+
 # ---- test ----------------------------------------------------------------------------------------
 
 # shellcheck source=lab/netns-test.sh
@@ -201,8 +224,9 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   test) cmd_test ;;
+  checks) cmd_checks ;;
   *)
-    echo "usage: $0 up|test|status|down   (root; GDOI_LAB_ID=<id> for a lab of your own)" >&2
+    echo "usage: $0 up|test|checks|status|down   (root; GDOI_LAB_ID=<id> for a lab of your own)" >&2
     exit 2
     ;;
 esac

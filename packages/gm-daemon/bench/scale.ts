@@ -10,6 +10,9 @@
 //
 //   node … scale.ts storm --count 1000,10000 [--runs 5] [--concurrency 64] [--cpu-prof DIR] [--json F]
 //   node … scale.ts fanout --count 10000 [--runs 5] [--multicast]
+// Other options: --fresh-dh-key (every simulated GM draws its own DH key: the simulator then needs as
+// much CPU as the KS and becomes the bottleneck on 2 cores), --settle-ms (10000), --push-delay-ms
+// (2000), --ks-node-args "…", --keep (leave the temporary KS directories).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs'
@@ -20,7 +23,8 @@ import { measureFloor, median, type FloorFigures } from './crypto-floor.ts'
 import type { SimulateResult } from '../src/simulate.ts'
 
 const ROOT = resolve(import.meta.dirname, '../../..')
-const KS_BIN = join(ROOT, 'packages/ks-daemon/bin/gdoi-ks.js')
+/** GDOI_BENCH_KS_BIN: another build of gdoi-ks (e.g. a copy of the tree at an older commit) for before/after runs. */
+const KS_BIN = process.env['GDOI_BENCH_KS_BIN'] ?? join(ROOT, 'packages/ks-daemon/bin/gdoi-ks.js')
 const GM_BIN = join(ROOT, 'packages/gm-daemon/bin/gdoi-gm.js')
 const PSK = 'BENCH-PSK-not-a-secret'
 const GROUP = 'BENCH'
@@ -36,6 +40,9 @@ interface Args {
   readonly fixedDhKey: boolean
   readonly ksArgs: readonly string[]
   readonly keep: boolean
+  /** Idle time after the storm before the KS's RSS is read (default 10 s). */
+  readonly settleMs: number
+  readonly pushDelayMs: number
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -54,9 +61,11 @@ function parseArgs(argv: readonly string[]): Args {
     multicast: argv.includes('--multicast'),
     cpuProf: get('--cpu-prof'),
     json: get('--json'),
-    fixedDhKey: argv.includes('--fixed-dh-key'),
+    fixedDhKey: !argv.includes('--fresh-dh-key'),
     ksArgs: (get('--ks-node-args') ?? '').split(' ').filter((s) => s !== ''),
     keep: argv.includes('--keep'),
+    settleMs: Number(get('--settle-ms') ?? 10_000),
+    pushDelayMs: Number(get('--push-delay-ms') ?? 2000),
   }
 }
 
@@ -120,7 +129,8 @@ interface RunningKs {
 
 async function startKs(setup: KsSetup, nodeArgs: readonly string[], netns: string | undefined): Promise<RunningKs> {
   const cmd = [...nodeArgs, KS_BIN, '--config', setup.config]
-  const proc = netns === undefined ? spawn(process.execPath, cmd, { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn('ip', ['netns', 'exec', netns, process.execPath, ...cmd], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const opts = { stdio: ['ignore', 'ignore', 'pipe'] as ['ignore', 'ignore', 'pipe'], env: childEnv() }
+  const proc = netns === undefined ? spawn(process.execPath, cmd, opts) : spawn('ip', ['netns', 'exec', netns, process.execPath, ...cmd], opts)
   const ks: RunningKs = { proc, pid: proc.pid ?? 0, stderr: '' }
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
     ks.stderr = (ks.stderr + d).slice(-4000)
@@ -147,6 +157,13 @@ async function stopKs(ks: RunningKs): Promise<void> {
   clearTimeout(t)
 }
 
+/** The daemons' environment: ours without NODE_OPTIONS (under tap it loads a TypeScript loader into
+ *  every child, which would be measured as KS memory). */
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { NODE_OPTIONS: _dropped, ...env } = process.env
+  return { ...env, ...extra }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** The PID of the node process (under `ip netns exec`, the child of the ip process). */
@@ -170,8 +187,8 @@ function nodePid(ks: RunningKs, netns: string | undefined): number {
 
 function runSimulate(args: readonly string[], netns: string | undefined, nodeArgs: readonly string[] = []): Promise<SimulateResult> {
   const cmd = [...nodeArgs, GM_BIN, 'simulate', ...args, '--json', '--progress-ms', '2000']
-  const proc = netns === undefined ? spawn(process.execPath, cmd, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GDOI_PSK: PSK } })
-    : spawn('ip', ['netns', 'exec', netns, process.execPath, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GDOI_PSK: PSK } })
+  const opts = { stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'], env: childEnv({ GDOI_PSK: PSK }) }
+  const proc = netns === undefined ? spawn(process.execPath, cmd, opts) : spawn('ip', ['netns', 'exec', netns, process.execPath, ...cmd], opts)
   let out = ''
   proc.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d))
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => process.stderr.write(`  ${d.trimEnd().split('\n').join('\n  ')}\n`))
@@ -199,7 +216,7 @@ interface StormRun {
   readonly ksRssBeforeKiB: number
   /** Right when the last GM registered. */
   readonly ksRssAtEndKiB: number
-  /** SETTLE_MS later (the KS idle: V8 has shrunk its heap). Memory per GM is computed from this. */
+  /** --settle-ms later (the KS idle). Memory per GM is computed from this. */
   readonly ksRssAfterKiB: number
   readonly ksPeakKiB: number
   readonly bytesPerGm: number
@@ -219,9 +236,6 @@ interface FanoutRun {
 function simProf(a: Args, tag: string): string[] {
   return a.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-dir', a.cpuProf, '--cpu-prof-name', `sim-${tag}.cpuprofile`] : []
 }
-
-/** Idle time after the storm before the KS's RSS is read for "memory per GM". */
-const SETTLE_MS = 10_000
 
 let portSeq = 20000 + Math.floor(Math.random() * 20000)
 
@@ -260,7 +274,7 @@ async function stormRun(a: Args, n: number, signingKey: string, run: number): Pr
       clearInterval(sampler)
     }
     const atEnd = rssKiB(pid).rss
-    await sleep(SETTLE_MS)
+    await sleep(a.settleMs)
     const after = rssKiB(pid)
     const st = (await controlRequest(setup.socket, { cmd: 'status' }, { timeoutMs: 60_000 })) as { counters: Record<string, number> }
     const r: StormRun = {
@@ -312,7 +326,7 @@ async function fanoutRun(a: Args, n: number, signingKey: string, run: number): P
     const sim = await runSimulate(
       [
         '--count', String(n), '--ks', `${setup.listen.address}:${setup.listen.port}`, '--concurrency', String(a.concurrency),
-        '--pushes', '1', '--rekey-socket', setup.socket, '--rekey-group', GROUP, '--push-delay-ms', '2000',
+        '--pushes', '1', '--rekey-socket', setup.socket, '--rekey-group', GROUP, '--push-delay-ms', String(a.pushDelayMs),
         ...(mc !== undefined ? ['--multicast', `${mc}:${setup.listen.port}`, '--multicast-interface', '127.0.0.1'] : []),
         ...(a.fixedDhKey ? ['--fixed-dh-key'] : []),
       ],
@@ -374,7 +388,7 @@ async function main(): Promise<void> {
   const keyDir = mkdtempSync(join(tmpdir(), 'gdoi-bench-key-'))
   const signingKey = join(keyDir, 'BENCHRSA.pem')
   writeFileSync(signingKey, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
-  const header = `${a.mode}${a.multicast ? ' (multicast)' : ''} — ${new Date().toISOString()} — ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores, node ${process.version} — concurrency ${a.concurrency}${a.fixedDhKey ? ', --fixed-dh-key' : ''} — median of ${a.runs} runs`
+  const header = `${a.mode}${a.multicast ? ' (multicast)' : ''} — ${new Date().toISOString()} — ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores, node ${process.version} — concurrency ${a.concurrency}, ${a.fixedDhKey ? 'simulated GMs share one DH key pair' : 'every simulated GM draws its own DH key'} — median of ${a.runs} runs — load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`
   process.stderr.write(`${header}\n`)
   if (a.multicast) netnsUp()
   try {

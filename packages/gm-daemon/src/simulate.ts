@@ -10,7 +10,7 @@
 // Timing: the clock starts when the first MM1 leaves and stops when the last PULL4 is accepted.
 // Pushes: with `pushes` > 0 the GMs stay up after registering until each has accepted that many pushes
 // (or `pushTimeoutMs` passed); `trigger` (e.g. a control-socket `rekey` to the KS) is called for each.
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { decodeHeader, ExchangeType, idIpv4 } from '@gdoi/wire'
 import { dhPrivateKeyBytes, dhPublicKey, dhSharedSecret } from '@gdoi/wire/crypto/index'
@@ -103,6 +103,8 @@ export interface PushFigures {
   readonly firstAcceptedMs: number | null
   readonly accepted: number
   readonly acked: number
+  /** ACKs sent again for retransmitted copies of the push (the first ACK was lost). */
+  readonly ackResends: number
   readonly rejected: Readonly<Record<string, number>>
   readonly complete: boolean
 }
@@ -176,6 +178,10 @@ class SimGm {
   push: PushMemberState = EMPTY_PUSH_MEMBER_STATE
   startedAt = 0
   pushesAccepted = 0
+  /** The last ACK sent and the digest of the push it acknowledged: a retransmitted copy of that push
+   *  (our ACK was lost) is dropped as a duplicate by processPush, so the ACK is re-sent from here (as
+   *  gm-daemon's ack-cache.ts does). */
+  lastAck: { readonly digest: string; readonly bytes: Uint8Array } | undefined
   readonly timers = new Map<TimerName, NodeJS.Timeout>()
 
   readonly sim: Simulation
@@ -289,6 +295,11 @@ class SimGm {
     const tally = this.sim.currentPush
     if ('rejected' in out) {
       if (tally !== undefined) tally.rejected[out.rejected.code] = (tally.rejected[out.rejected.code] ?? 0) + 1
+      const last = this.lastAck
+      if (out.rejected.code === 'duplicate' && last !== undefined && via === 'unicast' && createHash('sha256').update(bytes).digest('hex') === last.digest) {
+        this.transport.send(last.bytes, from)
+        this.sim.counts.ackResends++
+      }
       return
     }
     const a = out.accepted
@@ -302,7 +313,9 @@ class SimGm {
     }
     const req = a.ack
     if (req !== undefined && (req.ackRequested === 1 || req.ackRequested === 3) && via === 'unicast') {
-      this.transport.send(buildAck({ kekSpi: a.kekSpi, ackRequested: req.ackRequested, baseKey: req.baseKey, seq: a.seq, member: this.address }), from)
+      const ack = buildAck({ kekSpi: a.kekSpi, ackRequested: req.ackRequested, baseKey: req.baseKey, seq: a.seq, member: this.address })
+      this.transport.send(ack, from)
+      this.lastAck = { digest: createHash('sha256').update(bytes).digest('hex'), bytes: ack }
       if (tally !== undefined) {
         tally.acked++
         tally.lastAckAt = performance.now()
@@ -318,7 +331,7 @@ class SimGm {
 
 class Simulation {
   readonly ks: Endpoint
-  readonly counts = { retransmits: 0, undecodable: 0 }
+  readonly counts = { retransmits: 0, undecodable: 0, ackResends: 0 }
   readonly gms: SimGm[] = []
   readonly failures: Record<string, number> = {}
   readonly latencies: number[] = []
@@ -451,6 +464,7 @@ class Simulation {
     })
     await new Promise((r) => setTimeout(r, this.o.pushDelayMs ?? 1000))
     const acksBefore = this.o.ksAcks !== undefined ? await this.o.ksAcks() : 0
+    const resendsBefore = this.counts.ackResends
     const t0 = performance.now()
     await this.o.trigger?.(n)
     const complete = await done
@@ -478,6 +492,7 @@ class Simulation {
       ksAllAckedMs: rel(ksAllAcked),
       accepted: tally.accepted,
       acked: tally.acked,
+      ackResends: this.counts.ackResends - resendsBefore,
       rejected: { ...tally.rejected },
       complete,
     }
@@ -554,7 +569,7 @@ export function renderSimulateResult(r: SimulateResult): string {
   ]
   for (const p of r.pushes) {
     lines.push(
-      `push ${p.n}       seq ${p.seq ?? '-'}: ${p.accepted} accepted, ${p.acked} ACKs sent; first ${p.firstAcceptedMs ?? '-'} ms, last accepted ${p.lastAcceptedMs ?? '-'} ms, last ACK ${p.lastAckMs ?? '-'} ms after the trigger${p.ksAllAckedMs !== null ? `, all counted by the KS ≤ ${p.ksAllAckedMs} ms` : ''}${p.complete ? '' : ' — INCOMPLETE'}` +
+      `push ${p.n}       seq ${p.seq ?? '-'}: ${p.accepted} accepted, ${p.acked} ACKs sent; first ${p.firstAcceptedMs ?? '-'} ms, last accepted ${p.lastAcceptedMs ?? '-'} ms, last ACK ${p.lastAckMs ?? '-'} ms after the trigger${p.ksAllAckedMs !== null ? `, all counted by the KS ≤ ${p.ksAllAckedMs} ms` : ''}${p.ackResends > 0 ? `, ${p.ackResends} ACKs re-sent for retransmitted pushes` : ''}${p.complete ? '' : ' — INCOMPLETE'}` +
         (Object.keys(p.rejected).length > 0 ? `; rejected ${JSON.stringify(p.rejected)}` : ''),
     )
   }

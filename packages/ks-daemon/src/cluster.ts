@@ -70,6 +70,8 @@ export class ClusterNode {
   #chain: Promise<void> = Promise.resolve()
   readonly #sids = new Map<string, SidPool>()
   #closed = false
+  /** Primary and done taking over (state loaded, keys checked, schedule armed): rekeys may run. */
+  #ready = false
 
   constructor(ctx: KsContext, store: ClusterStore) {
     this.#ctx = ctx
@@ -77,8 +79,9 @@ export class ClusterNode {
     this.#log = ctx.log.child({ c: 'cluster' })
   }
 
+  /** True once this instance is primary AND has taken over (rekeys are allowed from then on). */
   get isPrimary(): boolean {
-    return this.#store.isPrimary
+    return this.#store.isPrimary && this.#ready
   }
 
   get store(): ClusterStore {
@@ -169,6 +172,10 @@ export class ClusterNode {
 
   async #becomePrimary(reason: string): Promise<void> {
     const ctx = this.#ctx
+    this.#ready = false
+    for (const g of ctx.groups.all()) ctx.rekeyer.unschedule(g)
+    await ctx.rekeyer.idle() // a rekey of an earlier term finishes (or is fenced) before we load
+    if (!this.#store.isPrimary) return
     let state: KsState | undefined
     try {
       state = await this.#store.load()
@@ -177,7 +184,7 @@ export class ClusterNode {
       this.#store.stepDown('state unreadable')
       return
     }
-    if (!this.isPrimary) return
+    if (!this.#store.isPrimary) return
     const now = ctx.clock.nowMs()
     for (const g of ctx.groups.all()) {
       const saved = state?.groups[g.name]
@@ -191,7 +198,8 @@ export class ClusterNode {
       this.#store.stepDown('state unwritable')
       return
     }
-    if (!this.isPrimary) return
+    if (!this.#store.isPrimary) return
+    this.#ready = true
     ctx.counters.inc(Counter.CLUSTER_ELECTED)
     for (const g of ctx.groups.all()) {
       ctx.rekeyer.unschedule(g)
@@ -205,6 +213,7 @@ export class ClusterNode {
   }
 
   async #becomeFollower(reason: string): Promise<void> {
+    this.#ready = false
     this.#ctx.counters.inc(Counter.CLUSTER_STEPPED_DOWN)
     if (reason.startsWith('fenced')) this.#ctx.counters.inc(Counter.CLUSTER_FENCED)
     for (const g of this.#ctx.groups.all()) this.#ctx.rekeyer.unschedule(g)
@@ -213,7 +222,7 @@ export class ClusterNode {
 
   /** A follower takes the group state from etcd (when etcd answers; otherwise keeps what it has). */
   async #sync(why: string): Promise<void> {
-    if (this.isPrimary) return
+    if (this.#store.isPrimary) return
     let state: KsState | undefined
     try {
       state = await this.#store.load()
@@ -221,7 +230,7 @@ export class ClusterNode {
       this.#log.warn({ why, err: (err as Error).message }, 'cannot re-sync from etcd now; the keys in memory stay in use')
       return
     }
-    if (this.isPrimary) return
+    if (this.#store.isPrimary) return
     for (const g of this.#ctx.groups.all()) {
       const saved = state?.groups[g.name]
       if (saved !== undefined) this.#apply(g, saved, true)
@@ -241,7 +250,7 @@ export class ClusterNode {
   #apply(g: GroupRuntime, st: GroupState, members: boolean): void {
     const prevKek = g.kek
     let kek = st.kek
-    if (kek !== null && prevKek !== null && Buffer.from(kek.spi).equals(Buffer.from(prevKek.spi)) && prevKek.seq > kek.seq && this.isPrimary) {
+    if (kek !== null && prevKek !== null && Buffer.from(kek.spi).equals(Buffer.from(prevKek.spi)) && prevKek.seq > kek.seq && this.#store.isPrimary) {
       this.#log.warn({ group: g.name, etcdSeq: kek.seq, localSeq: prevKek.seq }, 'etcd holds a lower SEQ than this key server used: continuing from the higher one')
       kek = { ...kek, seq: prevKek.seq }
     }
@@ -330,7 +339,7 @@ export class ClusterNode {
     return {
       backend: 'etcd',
       instance: i.instance,
-      role: i.primary ? 'primary' : 'follower',
+      role: this.isPrimary ? 'primary' : 'follower',
       primary: i.primaryId,
       primaryForSec: i.primarySinceMs !== null ? Math.max(0, Math.round((now - i.primarySinceMs) / 1000)) : null,
       leaseId: i.leaseId,

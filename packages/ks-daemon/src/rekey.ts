@@ -480,6 +480,11 @@ export class Rekeyer {
     }
   }
 
+  /** Resolves when no rekey is in progress (cluster role changes wait for it). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#chains.values()])
+  }
+
   /** Waits for rekeys in progress, then stops all timers. */
   async close(): Promise<void> {
     this.#closed = true

@@ -15,6 +15,14 @@ export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const
 /** TTL of multicast rekeys (crosses a few routers; IOS's value is not documented). */
 export const MULTICAST_TTL = 8
 
+/**
+ * SO_RCVBUF asked for (Linux caps it at net.core.rmem_max, 4 MiB on a default Debian/Ubuntu host, and
+ * doubles it for bookkeeping). A unicast rekey to 10,000 members brings 10,000 ACKs back within a few
+ * seconds while the KS is still sending the push; the default 208 KiB holds ~200 of them, and every
+ * ACK dropped there costs a retransmission one period later (bench/README.md, "fanout").
+ */
+export const RECV_BUFFER_BYTES = 4 * 1024 * 1024
+
 type RunCommand = Extract<CliCommand, { cmd: 'run' }>
 
 export function overridesOf(c: RunCommand): KsConfigOverrides {
@@ -77,6 +85,7 @@ export async function runDaemon(c: RunCommand, stderr: (s: string) => void): Pro
     transport = await createUdpTransport({
       address: config.listen.address,
       port: config.listen.port,
+      recvBufferBytes: RECV_BUFFER_BYTES,
       multicast: { ...(config.listen.address !== '0.0.0.0' ? { interface: config.listen.address } : {}), ttl: MULTICAST_TTL, loopback: true },
     })
     cleanup.push(() => transport.close())
