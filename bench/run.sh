@@ -8,7 +8,8 @@
 #   bench/run.sh smoke                                                   # storm + fanout with 20 GMs, 1 run
 #   bench/run.sh fuzz    [N] [options]                                   # = bench/fuzz-long.sh
 #   bench/run.sh cluster-storm [--count 2000] [--runs 3] [--servers 1,2]  # storm over key servers on etcd
-#   bench/run.sh latency | throughput                                    # data plane, in the netns lab (see README)
+#   bench/run.sh latency [--runs 5] [--count 500]                        # added ping RTT through two GMs (netns lab, root)
+#   bench/run.sh throughput [RUNS] [SECONDS] [PINGS]                     # = bench/netns-throughput.sh (netns lab, root)
 #
 # The daemons run from dist/ (built first with `pnpm build`); the orchestrator runs from the TypeScript
 # sources through the loader tap ships. Options after NAME go to the benchmark.
@@ -59,15 +60,22 @@ case "$name" in
     raise_nofile
     ts packages/ks-daemon/bench/cluster-storm.ts "$@"
     ;;
-  latency | throughput)
-    if [ -x "bench/$name.sh" ]; then
-      exec bash "bench/$name.sh" "$@"
+  latency)
+    # Added RTT of a ping through two GMs vs the plain path, in the netns lab (root).
+    build
+    exec bash bench/latency.sh "$@"
+    ;;
+  throughput)
+    # Site-to-site iperf3 TCP/UDP through two GMs vs the plain path, in the netns lab (root).
+    if [ -f bench/netns-throughput.sh ]; then
+      build
+      exec bash bench/netns-throughput.sh "$@"
     fi
-    echo "bench/run.sh $name: bench/$name.sh is not there yet (it needs the netns lab, lab/netns.sh)" >&2
+    echo "bench/run.sh throughput: bench/netns-throughput.sh is not there" >&2
     exit 2
     ;;
   *)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac
