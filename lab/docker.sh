@@ -122,7 +122,7 @@ base_with_headers() {
   T=$(mktemp -d)
   cp -a "$hdr" "$T/node"
   printf 'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY node /usr/local/include/node\n' >"$T/Dockerfile"
-  docker build -q --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$HEADERS_IMAGE" "$T" >/dev/null 2>"$LOGDIR/headers.log" \
+  docker build -q --force-rm --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$HEADERS_IMAGE" "$T" >/dev/null 2>"$LOGDIR/headers.log" \
     || { rm -rf "$T"; cat "$LOGDIR/headers.log" >&2; die "cannot build $HEADERS_IMAGE"; }
   rm -rf "$T"
   echo "$HEADERS_IMAGE"

@@ -67,6 +67,8 @@ export const LogEvent = {
 
   // Untrusted input
   DECODE_ERROR: 'gdoi.decode.error',
+  /** A decodable datagram dropped before any exchange (unknown SA, from another peer, …); `reason` says which. */
+  DATAGRAM_DROPPED: 'gdoi.datagram.dropped',
 } as const
 export type LogEvent = (typeof LogEvent)[keyof typeof LogEvent]
 

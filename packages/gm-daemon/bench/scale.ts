@@ -115,6 +115,13 @@ groups:
   return { dir, config, socket, listen: { address: listen, port } }
 }
 
+/** User + system CPU ms of a process so far (/proc/PID/stat; clock ticks of 10 ms on Linux). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) * 10
+}
+
 function rssKiB(pid: number): { rss: number; hwm: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kib = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0)
@@ -212,7 +219,12 @@ interface StormRun {
   readonly floor: FloorFigures
   readonly floorMs: number
   readonly sim: SimulateResult
+  /** Wall clock: time until all registered / (N × floor CPU µs). */
   readonly ratio: number
+  /** KS CPU time (user + system) from the first to the last registration (includes the simulator's 20 GMs' worth of startup, ~0). */
+  readonly ksCpuMs: number
+  /** KS CPU time / (N × floor): the KS's overhead over the pure crypto, whatever the machine's load. */
+  readonly cpuRatio: number
   readonly ksRssBeforeKiB: number
   /** Right when the last GM registered. */
   readonly ksRssAtEndKiB: number
@@ -267,6 +279,7 @@ async function stormRun(a: Args, n: number, signingKey: string, run: number): Pr
       }
     }, 100)
     const load = loadavg().map((x) => Math.round(x * 10) / 10)
+    const cpu0 = cpuMs(pid)
     let sim: SimulateResult
     try {
       sim = await runSimulate(['--count', String(n), '--ks', `${setup.listen.address}:${setup.listen.port}`, '--concurrency', String(a.concurrency), ...(a.fixedDhKey ? ['--fixed-dh-key'] : [])], undefined, simProf(a, `storm-${n}-${run}`))
@@ -274,6 +287,7 @@ async function stormRun(a: Args, n: number, signingKey: string, run: number): Pr
       clearInterval(sampler)
     }
     const atEnd = rssKiB(pid).rss
+    const ksCpuMs = cpuMs(pid) - cpu0
     await sleep(a.settleMs)
     const after = rssKiB(pid)
     const st = (await controlRequest(setup.socket, { cmd: 'status' }, { timeoutMs: 60_000 })) as { counters: Record<string, number> }
@@ -283,6 +297,8 @@ async function stormRun(a: Args, n: number, signingKey: string, run: number): Pr
       floorMs,
       sim,
       ratio: sim.registration.elapsedMs / floorMs,
+      ksCpuMs,
+      cpuRatio: ksCpuMs / floorMs,
       ksRssBeforeKiB: before,
       ksRssAtEndKiB: atEnd,
       ksRssAfterKiB: after.rss,
@@ -294,7 +310,7 @@ async function stormRun(a: Args, n: number, signingKey: string, run: number): Pr
     const g = sim.registration
     process.stderr.write(
       `storm N=${n} run ${run}: ${g.registered}/${n} registered in ${(g.elapsedMs / 1000).toFixed(2)} s (${g.perSec}/s), floor ${(floorMs / 1000).toFixed(2)} s ` +
-        `(${Math.round(floor.usPerRegistration)} µs/reg), ratio ${r.ratio.toFixed(2)}, KS RSS ${(before / 1024).toFixed(0)}→${(atEnd / 1024).toFixed(0)} at the end→${(after.rss / 1024).toFixed(0)} MiB settled ` +
+        `(${Math.round(floor.usPerRegistration)} CPU µs/reg), ratio ${r.ratio.toFixed(2)}; KS CPU ${(ksCpuMs / 1000).toFixed(2)} s, CPU ratio ${r.cpuRatio.toFixed(2)}; KS RSS ${(before / 1024).toFixed(0)}→${(atEnd / 1024).toFixed(0)} at the end→${(after.rss / 1024).toFixed(0)} MiB settled ` +
         `(peak ${(r.ksPeakKiB / 1024).toFixed(0)}), ${Math.round(r.bytesPerGm)} B/GM, load ${load.join(' ')}\n`,
     )
     return r
@@ -351,16 +367,16 @@ function fmt(x: number, d = 2): string {
 }
 
 function stormTable(runs: readonly StormRun[]): string {
-  const rows = ['| GMs | runs | time to all registered (s) | registrations/s | floor × N (s) | ratio (≤ 2) | KS RSS before → at the end → settled (MiB) | KS peak RSS (MiB) | KS memory per GM, settled (≤ 2048 B) | at the end | retransmits | load avg |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|']
+  const rows = ['| GMs | runs | time to all registered (s) | registrations/s | floor × N (s) | wall ratio (≤ 2) | KS CPU (s) | KS CPU ratio | KS RSS before → at the end → settled (MiB) | KS peak RSS (MiB) | KS memory per GM, settled (≤ 2048 B) | at the end | retransmits | load avg |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|']
   for (const n of [...new Set(runs.map((r) => r.n))]) {
     const rs = runs.filter((r) => r.n === n)
     const m = (f: (r: StormRun) => number): number => median(rs.map(f))
     rows.push(
-      `| ${n.toLocaleString('en-US')} | ${rs.length} | ${fmt(m((r) => r.sim.registration.elapsedMs) / 1000)} | ${fmt(m((r) => r.sim.registration.perSec), 0)} | ${fmt(m((r) => r.floorMs) / 1000)} | **${fmt(m((r) => r.ratio))}** | ` +
+      `| ${n.toLocaleString('en-US')} | ${rs.length} | ${fmt(m((r) => r.sim.registration.elapsedMs) / 1000)} | ${fmt(m((r) => r.sim.registration.perSec), 0)} | ${fmt(m((r) => r.floorMs) / 1000)} | **${fmt(m((r) => r.ratio))}** | ${fmt(m((r) => r.ksCpuMs) / 1000)} | **${fmt(m((r) => r.cpuRatio))}** | ` +
         `${fmt(m((r) => r.ksRssBeforeKiB) / 1024, 0)} → ${fmt(m((r) => r.ksRssAtEndKiB) / 1024, 0)} → ${fmt(m((r) => r.ksRssAfterKiB) / 1024, 0)} | ${fmt(m((r) => r.ksPeakKiB) / 1024, 0)} | **${fmt(m((r) => r.bytesPerGm), 0)} B** | ${fmt(m((r) => ((r.ksRssAtEndKiB - r.ksRssBeforeKiB) * 1024) / r.n), 0)} B | ${fmt(m((r) => r.sim.registration.retransmits), 0)} | ${rs.map((r) => r.load[0]).join(', ')} |`,
     )
   }
-  const all = runs.map((r) => `N=${r.n}: ${fmt(r.sim.registration.elapsedMs / 1000)} s / floor ${fmt(r.floorMs / 1000)} s = ${fmt(r.ratio)} (floor ${Math.round(r.floor.usPerRegistration)} µs/reg, modexp ${Math.round(r.floor.modexpUs)} µs), ${Math.round(r.bytesPerGm)} B/GM, p50/p99 latency ${r.sim.registration.latencyMs.p50}/${r.sim.registration.latencyMs.p99} ms, failed ${r.sim.registration.failed}`)
+  const all = runs.map((r) => `N=${r.n}: ${fmt(r.sim.registration.elapsedMs / 1000)} s / floor ${fmt(r.floorMs / 1000)} s = ${fmt(r.ratio)}, KS CPU ${fmt(r.ksCpuMs / 1000)} s = ${fmt(r.cpuRatio)} × floor (floor ${Math.round(r.floor.usPerRegistration)} CPU µs/reg, ${Math.round(r.floor.wallUsPerRegistration)} wall µs/reg, modexp ${Math.round(r.floor.modexpUs)} µs), load ${r.load[0]}, ${Math.round(r.bytesPerGm)} B/GM, p50/p99 latency ${r.sim.registration.latencyMs.p50}/${r.sim.registration.latencyMs.p99} ms, failed ${r.sim.registration.failed}`)
   return `${rows.join('\n')}\n\nEvery run:\n${all.map((l) => `- ${l}`).join('\n')}\n`
 }
 

@@ -170,7 +170,7 @@ export class Sessions {
 
   #drop(reason: string, from: Endpoint, extra: Record<string, unknown> = {}): void {
     this.#d.counters.inc(`${Counter.DROP}.${reason}`)
-    this.#d.log.debug({ peer: formatEndpoint(from), reason, ...extra }, 'datagram dropped')
+    this.#d.log.debug({ event: LogEvent.DATAGRAM_DROPPED, peer: formatEndpoint(from), reason, ...extra }, 'datagram dropped')
   }
 
   // ---- deadlines ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import { startKeyServer, type KeyServer } from '../../src/main.js'
 import { createMemoryStore } from '../../src/store/index.js'
 import { ksConfig, testSigningKey, PSK, GROUP_NUMBER } from '../helpers/ks-fixture.js'
 import { TestGm } from '../helpers/test-gm.js'
+import { initPullMember, stepPullMember, type Phase1Sa } from '@gdoi/wire/exchange/index'
 
 const KS_ADDR = '127.0.66.1'
 const GROUP = 'GETVPN-GRP'
@@ -106,7 +107,7 @@ function snapshot(ks: KeyServer): unknown {
 }
 
 /** After every case: a legitimate GM registers and receives the next rekey. */
-async function legitimateStillServed(t: Tap.Test, l: Lab, address: string): Promise<void> {
+async function legitimateStillServed(t: { ok(v: unknown, m: string): void; pass(m: string): void }, l: Lab, address: string): Promise<void> {
   const gm = await l.gm(address)
   await gm.register()
   t.ok(l.ks.status().groups[0]?.members.some((m) => m.address === address), `legitimate GM ${address} registered`)
@@ -153,9 +154,11 @@ t.test('hostile datagrams over real UDP: random, truncated, oversized, replays, 
   t.teardown(() => l.close())
   // a legitimate registration whose datagrams we capture for the replays
   const sent: Uint8Array[] = []
-  const first = await l.gm('127.0.66.30', {}, sent)
+  let phase1: Phase1Sa | undefined
+  const first = await l.gm('127.0.66.30', { onPhase1: (sa) => (phase1 = sa) }, sent)
   await first.register()
   const base = snapshot(l.ks)
+  const dropLogged = (reason: string): boolean => l.sink.lines().some((x) => x['event'] === LogEvent.DATAGRAM_DROPPED && x['reason'] === reason)
   const decodeDrops = (): number => Object.entries(l.ks.status().counters).filter(([k]) => k.startsWith('drop.decode.')).reduce((a, [, v]) => a + v, 0)
 
   const evil = createSocket('udp4')
@@ -193,7 +196,19 @@ t.test('hostile datagrams over real UDP: random, truncated, oversized, replays, 
   await sleep(100)
   const c1 = l.ks.status().counters
   t.comment(`oversized: ${c0} -> ${JSON.stringify(c1)}`)
+  t.equal(c1['ike.failed.malformed'], 1, 'oversized: counter ike.failed.malformed')
   t.same(snapshot(l.ks), base, 'oversized: state unchanged')
+  // the same under the established SA's cookies, from another address
+  const big2 = new Uint8Array(65_000)
+  big2.set(sent[0]!.subarray(0, 28))
+  new DataView(big2.buffer).setUint32(24, 65_000)
+  const c2 = JSON.stringify(l.ks.status().counters)
+  await send(big2)
+  await until(() => (l.ks.status().counters['datagrams.in'] ?? 0) >= total + 2, 'the second oversized datagram')
+  await sleep(100)
+  t.equal(l.ks.status().counters['drop.cookie-from-other-peer'], 1, 'oversized under known cookies: counter drop.cookie-from-other-peer')
+  t.comment(`oversized under known cookies: ${c2} -> ${JSON.stringify(l.ks.status().counters)}`)
+  t.same(snapshot(l.ks), base, 'oversized under known cookies: state unchanged')
 
   // replays of the captured Main Mode and PULL datagrams (from their original source: a spoofer's view,
   // and from an unexpected port)
@@ -207,6 +222,7 @@ t.test('hostile datagrams over real UDP: random, truncated, oversized, replays, 
   t.equal(st2.counters['registrations'], 1, 'registered once')
   t.ok((st2.counters['drop.cookie-from-other-peer'] ?? 0) >= 1, 'counter drop.cookie-from-other-peer (replayed MM3/MM5/PULL from another address/port)')
   t.ok((st2.counters['drop.sa-from-other-peer'] ?? 0) >= 1, 'counter drop.sa-from-other-peer')
+  t.ok(dropLogged('cookie-from-other-peer') && dropLogged('sa-from-other-peer'), 'event gdoi.datagram.dropped with both reasons')
   t.equal(answers, 0, 'nothing from 127.0.66.66 was ever answered')
   t.comment(`replays from 127.0.66.66: ${sent.length} sent, ${answers - answersBefore} answered (a replayed MM1 gets a fresh MM2, which leads nowhere without the PSK)`)
 
@@ -218,6 +234,40 @@ t.test('hostile datagrams over real UDP: random, truncated, oversized, replays, 
   t.same(snapshot(l.ks), base, 'same-source replays: no new SA, member or registration')
   t.equal(st3.counters['pull.retransmit-answered'], 1, 'the replayed PULL1 answered from the cache, not processed')
   void retransBefore
+
+  // GROUPKEY-PULL with a wrong HASH, sealed under the real phase-1 SA (right encryption keys, wrong SKEYID_a),
+  // from the SA's own address and port
+  const gmEnd = { address: KS_ADDR, port: l.ksT.local.port }
+  const pull1 = (sa: Phase1Sa): Uint8Array => {
+    const [, actions] = stepPullMember(initPullMember({ sa, groupId: { kind: 'number', value: GROUP_NUMBER }, retransmit: FAST }), { type: 'start' }, first.ctx)
+    const a = actions.find((x) => x.type === 'send')
+    if (a === undefined || a.type !== 'send') throw new Error('no PULL1')
+    return a.bytes
+  }
+  t.ok(phase1, 'our phase-1 SA')
+  const badHash = pull1({ ...phase1!, skeyidA: new Uint8Array(randomBytes(phase1!.skeyidA.length)) })
+  const p0 = JSON.stringify(l.ks.status().counters)
+  l.transports[0]!.send(badHash, gmEnd)
+  await until(() => JSON.stringify(l.ks.status().counters) !== p0 && (l.ks.status().counters['datagrams.in'] ?? 0) > JSON.parse(p0)['datagrams.in'], 'the bad-HASH PULL1')
+  await sleep(100)
+  const p1 = l.ks.status().counters
+  t.comment(`wrong HASH: ${p0} -> ${JSON.stringify(p1)}`)
+  t.equal(p1['pull.failed.bad-hash'], 1, 'counter pull.failed.bad-hash')
+  t.ok(l.sink.lines().some((x) => x['event'] === LogEvent.REGISTRATION_FAILED && x['reason'] === 'bad-hash'), 'event gdoi.registration.failed reason=bad-hash')
+  t.same(snapshot(l.ks), base, 'wrong HASH: state unchanged')
+
+  // GROUPKEY-PULL without phase 1: a correctly built PULL1 under cookies the KS never negotiated
+  const orphan = pull1(phase1!)
+  orphan.set(randomBytes(16), 0)
+  const q0 = JSON.stringify(l.ks.status().counters)
+  l.transports[0]!.send(orphan, gmEnd)
+  await until(() => (l.ks.status().counters['datagrams.in'] ?? 0) > JSON.parse(q0)['datagrams.in'], 'the orphan PULL1')
+  await sleep(100)
+  const q1 = l.ks.status().counters
+  t.comment(`PULL without phase 1: ${q0} -> ${JSON.stringify(q1)}`)
+  t.equal(q1['drop.unknown-sa'], 1, 'counter drop.unknown-sa')
+  t.ok(dropLogged('unknown-sa'), 'event gdoi.datagram.dropped reason=unknown-sa')
+  t.same(snapshot(l.ks), base, 'PULL without phase 1: state unchanged')
 
   await legitimateStillServed(t, l, '127.0.66.31')
   t.ok(first.accepted.length >= 1, 'the first GM also received the rekey')
