@@ -236,10 +236,11 @@ cmd_down() {
 # the containers' ids is `compose exec -T SERVICE` without compose's start-up cost (about 1 s for v1).
 declare -A CID=()
 resolve_containers() {
-  local s
+  local s id
+  while read -r s id; do CID[$s]=$id; done < <(docker ps -a --filter "label=com.docker.compose.project=$PROJECT" \
+    --format '{{.Label "com.docker.compose.service"}} {{.ID}}')
   for s in ks mm site1 site2 site3 "${GMS[@]/#/gm}"; do
-    CID[$s]=$(compose ps -q "$s" 2>/dev/null || true)
-    [ -n "${CID[$s]}" ] || die "service $s has no container: is the lab up? (lab/docker.sh up)"
+    [ -n "${CID[$s]:-}" ] || die "service $s has no container: is the lab up? (lab/docker.sh up)"
   done
 }
 lab_in() { local node=$1; shift; docker exec "${CID[$node]}" "$@"; }
