@@ -25,20 +25,19 @@
 #                      shared/tools/docker-offline-base.sh) and the source build needs them, they are
 #                      added from this host's Node (same version) as the image gdoi-node-base:local.
 #   GDOI_COMPOSE       compose command (default: `docker compose` if it works, else docker-compose)
-#   GDOI_DOCKER_PROJECT  compose project name (gdoi)
 #   GDOI_UP_TIMEOUT    seconds to wait for registration (90)
+# One lab at a time on a host: the compose project is `gdoi`, the networks gdoi-* with fixed subnets.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 COMPOSE_YAML=$REPO/docker/compose.yaml
-PROJECT=${GDOI_DOCKER_PROJECT:-gdoi}
+PROJECT=gdoi
 APP_MODE=${GDOI_DOCKER_APP:-auto}
 BASE_IMAGE=${GDOI_BASE_IMAGE:-node:20-bookworm-slim}
 HEADERS_IMAGE=gdoi-node-base:local
 UP_TIMEOUT=${GDOI_UP_TIMEOUT:-90}
 GMS=(1 2 3)
 LOGDIR=${TMPDIR:-/tmp}/gdoi-docker-$PROJECT
-[[ $PROJECT =~ ^gdoi[a-z0-9_-]*$ ]] || { echo "docker.sh: GDOI_DOCKER_PROJECT must start with gdoi" >&2; exit 2; }
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "docker.sh: $*"; exit 1; }
@@ -107,6 +106,7 @@ clean_stage() {
 # The source build compiles the addon against the base image's Node headers; the offline stand-in has
 # none: add this host's (same Node version) as gdoi-node-base:local.
 base_with_headers() {
+  # shellcheck disable=SC2016  # expanded by the container's shell
   local probe='p=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")"); test -f "$p/include/node/node_api.h"'
   if docker run --rm --entrypoint sh "$BASE_IMAGE" -c "$probe" 2>/dev/null; then
     echo "$BASE_IMAGE"
@@ -116,11 +116,13 @@ base_with_headers() {
   hv=$(node --version 2>/dev/null || true)
   iv=$(image_node "$BASE_IMAGE")
   hdr=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")/include/node
-  [ -n "$hv" ] && [ "$hv" = "$iv" ] && [ -f "$hdr/node_api.h" ] \
-    || die "$BASE_IMAGE has no Node headers and this host cannot supply them (host node ${hv:-none}, image $iv, $hdr)"
+  if [ -z "$hv" ] || [ "$hv" != "$iv" ] || [ ! -f "$hdr/node_api.h" ]; then
+    die "$BASE_IMAGE has no Node headers and this host cannot supply them (host node ${hv:-none}, image $iv, $hdr)"
+  fi
   say "adding this host's Node $hv headers to $BASE_IMAGE as $HEADERS_IMAGE"
   T=$(mktemp -d)
   cp -a "$hdr" "$T/node"
+  # shellcheck disable=SC2016  # a Dockerfile's ${BASE_IMAGE}
   printf 'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY node /usr/local/include/node\n' >"$T/Dockerfile"
   docker build -q --force-rm --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$HEADERS_IMAGE" "$T" >/dev/null 2>"$LOGDIR/headers.log" \
     || { rm -rf "$T"; cat "$LOGDIR/headers.log" >&2; die "cannot build $HEADERS_IMAGE"; }

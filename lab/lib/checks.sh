@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2016  # (single-quoted JavaScript template strings for lab_json)
 # lab/lib/checks.sh: the reference lab's checks (shared/LAB.md, "What a user must be able to see"),
 # shared by the network-namespace lab (lab/netns.sh) and the Docker Compose lab (lab/docker.sh).
 # Sourced, never run. Every check runs its commands through hooks the lab script defines, so the same
@@ -34,6 +34,7 @@ LAB_TMP=
 
 lab_use_prefix() { # lab_use_prefix FORMAT: lab_in NODE CMD... runs $(printf FORMAT NODE) CMD...
   LAB_IN_FORMAT=$1
+  # shellcheck disable=SC2317  # defined here, called by the checks
   lab_in() {
     local node=$1 prefix
     shift
@@ -108,10 +109,12 @@ capture_wait() {
   wait "$pid" 2>/dev/null || true
 }
 
-ping_ok() { # ping_ok NODE [ping args...] DST: 0 % loss
+ping_ok() { # ping_ok NODE [ping args...] DST: 0 % loss (else the summary is noted)
   local out
-  out=$(lab_in "$1" ping "${@:2}" 2>&1) || { note "$out" | tail -n 3; return 1; }
-  grep -q ' 0% packet loss' <<<"$out"
+  out=$(lab_in "$1" ping "${@:2}" 2>&1) || true
+  grep -q ' 0% packet loss' <<<"$out" && return 0
+  note "$(date +%T) ping ${*:2} from $1: $(grep -E 'transmitted|icmp_seq' <<<"$out" | tr '\n' ' ' | cut -c1-300)"
+  return 1
 }
 
 # ---- 1. registration -----------------------------------------------------------------------------
@@ -146,28 +149,20 @@ check_registered() {
 
 # ---- 2. one group SA -----------------------------------------------------------------------------
 
+gm_spis() { local n; for n in $LAB_GMS; do gm_out_spi "$n"; done | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+
 check_one_group_sa() {
-  local n spi spis=() teks
-  for n in $LAB_GMS; do spis+=("$(gm_out_spi "$n")"); done
+  local spis teks
+  spis=$(gm_spis)
+  if [ "$(wc -w <<<"$spis")" != 1 ]; then
+    sleep 6 # a scheduled rekey may be switching right now (GAP ATD): look once more
+    spis=$(gm_spis)
+  fi
   teks=$(ks_json | lab_json "(j.groups.find((g) => g.name === '$LAB_GROUP') || { teks: [] }).teks.map((t) => t.spi.toLowerCase()).join(' ')")
-  spi=${spis[0]}
-  for n in "${spis[@]}"; do
-    if [ "$n" != "$spi" ]; then
-      # a scheduled rekey may be switching right now (GAP ATD): look once more
-      sleep 6
-      spis=()
-      for n in $LAB_GMS; do spis+=("$(gm_out_spi "$n")"); done
-      spi=${spis[0]}
-      break
-    fi
-  done
-  for n in "${spis[@]}"; do
-    [ "$n" = "$spi" ] || { fail "GMs send with different SAs: ${spis[*]}"; return 1; }
-  done
-  if [ "$spi" != none ] && [[ " $teks " == *" $spi "* ]]; then
-    pass "every GM sends with the same SA, SPI $spi, one of the KS's TEKs ($teks)"
+  if [ "$(wc -w <<<"$spis")" = 1 ] && [ "$spis" != none ] && [[ " $teks " == *" $spis "* ]]; then
+    pass "every GM sends with the same SA, SPI $spis, one of the KS's TEKs ($teks)"
   else
-    fail "GMs send with SPI $spi; the KS's TEKs are: $teks"
+    fail "GMs send with SPI(s) '$spis'; the KS's TEKs are: $teks"
     return 1
   fi
 }
@@ -179,8 +174,12 @@ check_site_pings() {
   for a in $LAB_GMS; do
     for b in $LAB_GMS; do
       [ "$a" = "$b" ] && continue
-      if ping_ok "site$a" -c 3 -i 0.2 -W 2 "$(site_addr "$b")"; then
+      # one retry: on a loaded machine a member's event loop can stall for seconds; the rekey check below
+      # is the strict one (every packet of 26 s of traffic)
+      if ping_ok "site$a" -c 3 -i 0.2 -W 3 "$(site_addr "$b")"; then
         pass "ping site$a $(site_addr "$a") -> site$b $(site_addr "$b")"
+      elif ping_ok "site$a" -c 3 -i 0.2 -W 3 "$(site_addr "$b")"; then
+        pass "ping site$a $(site_addr "$a") -> site$b $(site_addr "$b") (second try)"
       else
         fail "ping site$a $(site_addr "$a") -> site$b $(site_addr "$b")"; ok=1
       fi
@@ -220,7 +219,7 @@ check_esp_on_mm() {
   bad=$(grep 'ESP(' "$f" | awk '{ for (i = 1; i < NF; i++) if ($i == "IP") { print $(i+1), $(i+3); break } }' \
     | sed 's/:$//' | grep -Ev '^10\.1\.[0-9]+\.2 10\.1\.[0-9]+\.2$' || true)
   srcs=$(grep 'ESP(' "$f" | awk '{ for (i = 1; i < NF; i++) if ($i == "IP") { print $(i+1); break } }' | sort -u | tr '\n' ' ')
-  if [ -n "$(grep 'ESP(' "$f")" ] && [ -z "$bad" ]; then
+  if grep -q 'ESP(' "$f" && [ -z "$bad" ]; then
     pass "ESP on mm has the sites' own addresses outside (sources: $srcs)"
   else
     fail "ESP on mm: expected outer site addresses only; got: ${bad:-no ESP at all}"; ok=1
@@ -255,7 +254,7 @@ check_rekey_no_loss() {
   spi0=$(gm_out_spi "${LAB_GMS%% *}")
   for n in $LAB_GMS; do acks0+=("$(gm_json "$n" | lab_json 'j.rekeys.acksSent')"); done
   count=$((LAB_REKEY_PING_SEC * 5))
-  lab_in site1 ping -c "$count" -i 0.2 -W 1 "$(site_addr 2)" >"$d/rekey-ping.txt" 2>&1 &
+  lab_in site1 ping -c "$count" -i 0.2 -W 3 "$(site_addr 2)" >"$d/rekey-ping.txt" 2>&1 &
   local ping_pid=$!
   capture_start ctl 8 200 'udp port 848'
   sleep 1
@@ -278,10 +277,10 @@ check_rekey_no_loss() {
   done
   if declare -F lab_logs >/dev/null; then
     log=$(lab_logs ks)
-    if grep '"gdoi.rekey.sent"' <<<"$log" | grep -q "\"seq\":$seq1[,}]"; then pass "KS logged gdoi.rekey.sent seq $seq1"; else fail "KS log has no gdoi.rekey.sent with seq $seq1"; ok=1; fi
+    if grep '"gdoi.rekey.sent"' <<<"$log" | grep -q "\"seq\":${seq1}[,}]"; then pass "KS logged gdoi.rekey.sent seq $seq1"; else fail "KS log has no gdoi.rekey.sent with seq $seq1"; ok=1; fi
     for n in $LAB_GMS; do
       log=$(lab_logs "gm$n")
-      if grep '"gdoi.rekey.received"' <<<"$log" | grep -q "\"seq\":$seq1[,}]"; then pass "GM-$n logged gdoi.rekey.received seq $seq1"; else fail "GM-$n log has no gdoi.rekey.received with seq $seq1"; ok=1; fi
+      if grep '"gdoi.rekey.received"' <<<"$log" | grep -q "\"seq\":${seq1}[,}]"; then pass "GM-$n logged gdoi.rekey.received seq $seq1"; else fail "GM-$n log has no gdoi.rekey.received with seq $seq1"; ok=1; fi
     done
   fi
   spi1=$(gm_out_spi "${LAB_GMS%% *}")
@@ -310,7 +309,7 @@ check_rekey_no_loss() {
 # ---- 6. per-SA counters (show crypto ipsec sa) ----------------------------------------------------
 
 check_sa_counters() {
-  local n c ok=0
+  local n c ok=0 enc dec auth
   for n in $LAB_GMS; do
     c=$(gm_json "$n" | lab_json '(() => { const p = j.dataPlane; if (!p) return "no data plane"; const c = p.counters; return `${c.encryptedPackets} ${c.decryptedPackets} ${c.dropAuth}` })()')
     read -r enc dec auth <<<"$c"

@@ -132,15 +132,19 @@ interface RunningKs {
   readonly proc: ChildProcess
   readonly pid: number
   stderr: string
+  stopping: boolean
 }
 
 async function startKs(setup: KsSetup, nodeArgs: readonly string[], netns: string | undefined): Promise<RunningKs> {
   const cmd = [...nodeArgs, KS_BIN, '--config', setup.config]
   const opts = { stdio: ['ignore', 'ignore', 'pipe'] as ['ignore', 'ignore', 'pipe'], env: childEnv() }
   const proc = netns === undefined ? spawn(process.execPath, cmd, opts) : spawn('ip', ['netns', 'exec', netns, process.execPath, ...cmd], opts)
-  const ks: RunningKs = { proc, pid: proc.pid ?? 0, stderr: '' }
+  const ks: RunningKs = { proc, pid: proc.pid ?? 0, stderr: '', stopping: false }
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
     ks.stderr = (ks.stderr + d).slice(-4000)
+  })
+  proc.on('exit', (code, signal) => {
+    if (!ks.stopping) process.stderr.write(`gdoi-ks (pid ${ks.pid}) exited during the run: ${code ?? signal}\n${ks.stderr}\n`)
   })
   for (let i = 0; i < 200; i++) {
     if (proc.exitCode !== null) throw new Error(`gdoi-ks exited with ${proc.exitCode}: ${ks.stderr}`)
@@ -156,6 +160,7 @@ async function startKs(setup: KsSetup, nodeArgs: readonly string[], netns: strin
 }
 
 async function stopKs(ks: RunningKs): Promise<void> {
+  ks.stopping = true
   if (ks.proc.exitCode !== null) return
   const exited = new Promise<void>((r) => ks.proc.once('exit', () => r()))
   ks.proc.kill('SIGTERM')

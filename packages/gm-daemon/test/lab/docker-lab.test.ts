@@ -79,7 +79,7 @@ t.test('docker compose lab: up, the shared checks, down, in under five minutes',
   })
 
   const up = await step('up')
-  t.comment(`up: ${secs(up.ms)}`)
+  t.comment(`up: ${secs(up.ms)}; ${up.output.split('\n').filter((l) => /^(images built|building|staging|lab is up)/.test(l)).join('; ')}`)
   if (up.status !== 0) {
     t.fail(`lab/docker.sh up exited with ${up.status ?? up.signal}:\n${tail(up.output, 60)}`)
     return
