@@ -40,3 +40,19 @@ if [ "$(pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]; then
   echo "== npm install -g pnpm@$PNPM_VERSION"
   npm install -g --silent "pnpm@$PNPM_VERSION"
 fi
+
+# The Docker Compose lab test (packages/gm-daemon/test/lab/docker-lab.test.ts) needs a Docker engine and
+# the base image; no image registry is reachable from CI, so both come from the shared tool (Debian's
+# docker.io + docker-compose, and a local node:20-bookworm-slim). CI has a copy of shared/ beside the clone.
+echo "== docker engine and base image (Docker Compose lab)"
+OFFLINE_BASE=${GDOI_OFFLINE_BASE:-$(cd "$(dirname "$0")/.." && pwd)/../shared/tools/docker-offline-base.sh}
+if [ ! -f "$OFFLINE_BASE" ]; then
+  echo "== $OFFLINE_BASE not found: bring your own Docker engine (the Docker lab test skips without one)"
+else
+  bash "$OFFLINE_BASE" daemon || true
+  # (`base` exits 1 when the image is already there, so ask Docker rather than its exit status)
+  docker image inspect node:20-bookworm-slim >/dev/null 2>&1 || bash "$OFFLINE_BASE" base || true
+  if ! docker info >/dev/null 2>&1 || ! docker image inspect node:20-bookworm-slim >/dev/null 2>&1; then
+    echo "!! $OFFLINE_BASE could not start dockerd or build node:20-bookworm-slim: the Docker lab test will be skipped"
+  fi
+fi
