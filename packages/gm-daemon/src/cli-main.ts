@@ -11,6 +11,7 @@ import { parseMetricsListen, type MetricsListen } from '@gdoi/daemon-kit/metrics
 import { runGroupMember, type RunningDaemon } from './daemon.js'
 import { renderStatus, type GmStatus } from './status.js'
 import { renderSimulateResult, simulate, simulateOptionsFrom, SIMULATE_OPTIONS, type SimulateArgs, type SimulateOptions } from './simulate.js'
+import { parseCli } from '@gdoi/wire/cli/parse-cli'
 
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const
 
@@ -109,17 +110,8 @@ async function parse(argv: readonly string[]): Promise<Parsed> {
         else picked = { kind: 'simulate', options: o, json: a.json === true }
       },
     )
-    .strict()
-    .help()
-    .version(false)
-    .exitProcess(false)
-    .wrap(null)
-    .fail((msg, err) => {
-      failure = msg || err.message
-    })
-  const res = await new Promise<{ args: Record<string, unknown>; output: string }>((resolve) => {
-    void parser.parse([...argv], {}, (_err, args, output) => resolve({ args: args as Record<string, unknown>, output }))
-  })
+  const res = await parseCli(parser, argv)
+  failure ??= res.failure
   if (failure !== undefined) return { kind: 'usage', message: failure }
   if (res.args.help === true) return { kind: 'help', text: res.output }
   return picked ?? { kind: 'usage', message: 'no command' }

@@ -7,6 +7,7 @@
 import yargs from 'yargs'
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '@gdoi/daemon-kit'
 import { parseMetricsListen, type MetricsListen } from '@gdoi/daemon-kit/metrics-listen'
+import { parseCli } from '@gdoi/wire/cli/parse-cli'
 
 export type CliCommand =
   | {
@@ -112,17 +113,8 @@ export async function parseArgs(argv: readonly string[]): Promise<ParsedArgs> {
         command = { cmd: 'export-key', config: String(a.config), ...(str(a.group) !== undefined ? { group: String(a.group) } : {}), ...(str(a.out) !== undefined ? { out: String(a.out) } : {}) }
       },
     )
-    .strict()
-    .help()
-    .version(false)
-    .exitProcess(false)
-    .wrap(null)
-    .fail((msg, err) => {
-      failure = msg || err.message
-    })
-  const res = await new Promise<{ args: Record<string, unknown>; output: string }>((resolve) => {
-    void parser.parse([...argv], {}, (_err, args, output) => resolve({ args: args as Record<string, unknown>, output }))
-  })
+  const res = await parseCli(parser, argv)
+  failure ??= res.failure
   if (failure !== undefined) return { kind: 'usage', message: failure }
   if (res.args.help === true) return { kind: 'help', text: res.output }
   if (command === undefined) return { kind: 'usage', message: 'no command' }

@@ -9,6 +9,7 @@ import { formatText } from '../pcap/format-text.js'
 import { mergeKeys, parseKeyFile } from '../pcap/key-file.js'
 import type { CaptureKeys } from '../pcap/key-chain.js'
 import { readCapture } from '../pcap/read-capture.js'
+import { parseCli } from './parse-cli.js'
 
 export interface CliIo {
   /** Throws (e.g. ENOENT) when the file cannot be read. */
@@ -36,25 +37,14 @@ interface Args {
 type Parsed = { readonly kind: 'run'; readonly args: Args } | { readonly kind: 'help'; readonly text: string } | { readonly kind: 'usage'; readonly message: string }
 
 async function parseArgs(argv: readonly string[]): Promise<Parsed> {
-  let failure: string | undefined
   const parser = yargs()
     .scriptName(NAME)
     .usage(`$0 FILE [--keys KEYFILE]... [--json]\n\n${DESCRIPTION}`)
     .command('$0 <file>', false, (y) => y.positional('file', { type: 'string', describe: 'pcap or pcapng capture' }))
     .option('keys', { alias: 'k', type: 'string', array: true, nargs: 1, requiresArg: true, describe: 'key file (repeatable)' })
     .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line instead of text' })
-    .strict()
-    .help()
-    .version(false)
-    .exitProcess(false)
-    .wrap(null)
-    .fail((msg, err) => {
-      failure = msg || err.message
-    })
-  const res = await new Promise<{ args: Record<string, unknown>; output: string }>((resolve) => {
-    void parser.parse([...argv], {}, (_err, args, output) => resolve({ args: args as Record<string, unknown>, output }))
-  })
-  if (failure !== undefined) return { kind: 'usage', message: failure }
+  const res = await parseCli(parser, argv)
+  if (res.failure !== undefined) return { kind: 'usage', message: res.failure }
   if (res.args.help === true) return { kind: 'help', text: res.output }
   const file = res.args.file
   if (typeof file !== 'string' || file === '') return { kind: 'usage', message: 'no capture file given' }
