@@ -79,6 +79,13 @@ ping_ok() { # ping_ok SITE DEST [ping options]: quiet ping; succeeds when every 
 
 # ---- the checks ------------------------------------------------------------------------------------
 
+scrape() { # scrape NS: the /metrics text of the daemon in that namespace
+  ip netns exec "$1" "$NODE" -e "fetch('http://$METRICS/metrics').then((r) => r.text()).then((t) => process.stdout.write(t), () => process.exit(1))"
+}
+metric_sum() { # metric_sum TEXT NAME: the sum of every series of NAME
+  awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d", s }' <<<"$1"
+}
+
 cmd_test() {
   need_root
   local tool
@@ -231,7 +238,7 @@ cmd_test() {
   check "GM-3 stopped" test ! -e "$RUN/gm3.sock"
   check "no gdoi rule left in GM-3 (preferences $PREF-$((PREF + 9)))" test -z "$(ip -n "$gm3" -4 rule show | grep -E "^$PREF[0-9]:" || true)"
   check "tables $TABLE_OUT and $TABLE_IN empty, TUN gone" test -z "$(ip -n "$gm3" -4 route show table $TABLE_OUT 2>/dev/null; ip -n "$gm3" -4 route show table $TABLE_IN 2>/dev/null; ip -n "$gm3" link show gdoi0 2>/dev/null)"
-  start_daemon gm3 "$gm3" "$NODE" "$GM_BIN" --config "$RUN/config/gm3.yaml"
+  start_daemon gm3 "$gm3" "$NODE" "$GM_BIN" --config "$RUN/config/gm3.yaml" --metrics "$METRICS"
   check "GM-3 restarted and registered again" wait_for 40 "GM-3 registration" gm_registered 3
   echo "# GM-3 registration brought TEKs $(grep '"gdoi.registration.complete"' "$RUN/gm3.log" | tail -n 1 | jq -c .teks)"
   check "GM-3 sends with the newest TEK at once ($spi1)" test "$(gm_current_spi 3)" = "$spi1"
@@ -246,6 +253,16 @@ cmd_test() {
     check "the rekey to GM-$n crossed Middle-Man in clear on UDP 848 (GROUPKEY-PUSH)" test "$(count "$capB" "udp.port==848 && ip.src==$KS_ADDR && ip.dst==10.0.$n.2 && isakmp.exchangetype==33")" -ge 1
   done
 
+  section "Prometheus metrics, scraped in each namespace (--metrics $METRICS)"
+  local m
+  m=$(scrape "$NS_KS")
+  check "KS metrics: three members" grep -q '^gdoi_ks_members{group="GETVPN-GRP"} 3$' <<<"$m"
+  check "KS metrics: rekeys sent and ACKs received" test "$(metric_sum "$m" gdoi_ks_rekey_acks_received_total)" -ge 3
+  for n in "${GMS[@]}"; do
+    m=$(scrape "$(gm_ns "$n")")
+    check "GM-$n metrics: registered" test "$(metric_sum "$m" gdoi_gm_registered)" = 1
+    check "GM-$n metrics: packets encrypted and decrypted per SA" test "$(metric_sum "$m" gdoi_gm_sa_encrypted_packets_total)" -gt 0 -a "$(metric_sum "$m" gdoi_gm_sa_decrypted_packets_total)" -gt 0
+  done
 
   echo "# $((SECONDS - start)) s; captures and logs in $RUN"
   echo "$T_PASS passed, $T_FAIL failed"

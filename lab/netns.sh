@@ -38,6 +38,8 @@ ALL_NS=("$NS_KS" "$NS_MM")
 for n in "${GMS[@]}"; do ALL_NS+=("$P-gm$n" "$P-site$n"); done
 KS_ADDR=10.0.0.2
 KS_BIN=$REPO/packages/ks-daemon/bin/gdoi-ks.js
+# Every daemon serves Prometheus metrics on its own namespace's loopback (the test scrapes them).
+METRICS=127.0.0.1:9848
 GM_BIN=$REPO/packages/gm-daemon/bin/gdoi-gm.js
 NODE=${NODE:-node}
 
@@ -138,11 +140,11 @@ cmd_up() {
   done
 
   say "starting gdoi-ks in $NS_KS"
-  start_daemon ks "$NS_KS" "$NODE" "$KS_BIN" --config "$RUN/config/ks.yaml"
+  start_daemon ks "$NS_KS" "$NODE" "$KS_BIN" --config "$RUN/config/ks.yaml" --metrics "$METRICS"
   wait_for 20 "the key server's control socket" ks_json || { tail -n 20 "$RUN/ks.log" >&2; die "key server did not start (lab/netns.sh down to clean up)"; }
   for n in "${GMS[@]}"; do
     say "starting gdoi-gm GM-$n in $(gm_ns "$n")"
-    start_daemon "gm$n" "$(gm_ns "$n")" "$NODE" "$GM_BIN" --config "$RUN/config/gm$n.yaml"
+    start_daemon "gm$n" "$(gm_ns "$n")" "$NODE" "$GM_BIN" --config "$RUN/config/gm$n.yaml" --metrics "$METRICS"
   done
   for n in "${GMS[@]}"; do
     wait_for 40 "GM-$n registration" gm_registered "$n" || { tail -n 20 "$RUN/gm$n.log" >&2; die "GM-$n did not register (lab/netns.sh down to clean up)"; }
