@@ -381,7 +381,7 @@ function stormTable(runs: readonly StormRun[]): string {
         `${fmt(m((r) => r.ksRssBeforeKiB) / 1024, 0)} → ${fmt(m((r) => r.ksRssAtEndKiB) / 1024, 0)} → ${fmt(m((r) => r.ksRssAfterKiB) / 1024, 0)} | ${fmt(m((r) => r.ksPeakKiB) / 1024, 0)} | **${fmt(m((r) => r.bytesPerGm), 0)} B** | ${fmt(m((r) => ((r.ksRssAtEndKiB - r.ksRssBeforeKiB) * 1024) / r.n), 0)} B | ${fmt(m((r) => r.sim.registration.retransmits), 0)} | ${rs.map((r) => r.load[0]).join(', ')} |`,
     )
   }
-  const all = runs.map((r) => `N=${r.n}: ${fmt(r.sim.registration.elapsedMs / 1000)} s / floor ${fmt(r.floorMs / 1000)} s = ${fmt(r.ratio)}, KS CPU ${fmt(r.ksCpuMs / 1000)} s = ${fmt(r.cpuRatio)} × floor (floor ${Math.round(r.floor.usPerRegistration)} CPU µs/reg, ${Math.round(r.floor.wallUsPerRegistration)} wall µs/reg, modexp ${Math.round(r.floor.modexpUs)} µs), load ${r.load[0]}, ${Math.round(r.bytesPerGm)} B/GM, p50/p99 latency ${r.sim.registration.latencyMs.p50}/${r.sim.registration.latencyMs.p99} ms, failed ${r.sim.registration.failed}`)
+  const all = runs.map((r) => `N=${r.n}: ${fmt(r.sim.registration.elapsedMs / 1000)} s / floor ${fmt(r.floorMs / 1000)} s = ${fmt(r.ratio)}, KS CPU ${fmt(r.ksCpuMs / 1000)} s = ${fmt(r.cpuRatio)} × floor (floor ${Math.round(r.floor.usPerRegistration)} CPU µs/reg, ${Math.round(r.floor.wallUsPerRegistration)} wall µs/reg, modexp ${Math.round(r.floor.modexpUs)} µs), load ${r.load[0]}, ${Math.round(r.bytesPerGm)} B/GM, p50/p99 latency ${r.sim.registration.latencyMs.p50}/${r.sim.registration.latencyMs.p99} ms, simulator CPU ${r.sim.cpuSec} s, failed ${r.sim.registration.failed}`)
   return `${rows.join('\n')}\n\nEvery run:\n${all.map((l) => `- ${l}`).join('\n')}\n`
 }
 

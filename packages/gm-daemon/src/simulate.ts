@@ -113,6 +113,8 @@ export interface SimulateResult {
   readonly registration: RegistrationFigures
   readonly pushes: readonly PushFigures[]
   readonly rssMiB: number
+  /** CPU seconds (user + system) of the simulator process, all of it. */
+  readonly cpuSec: number
 }
 
 const DEFAULT_PROPOSAL: Phase1Proposal = { encryption: 'aes256', hash: 'sha1', auth: 'psk', group: 5, lifetimeSec: 86400 }
@@ -550,7 +552,8 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       pushes.push(p)
       o.progress?.(`simulate: push ${n}: seq ${p.seq ?? '-'}, ${p.accepted}/${registration.registered} accepted, ${p.acked} acked, last ACK at ${p.lastAckMs ?? '-'} ms${p.complete ? '' : ' (timed out)'}`)
     }
-    return { registration, pushes, rssMiB: round(process.memoryUsage().rss / 1048576) }
+    const cpu = process.cpuUsage()
+    return { registration, pushes, rssMiB: round(process.memoryUsage().rss / 1048576), cpuSec: round((cpu.user + cpu.system) / 1e6) }
   } finally {
     for (const gm of sim.gms) gm.close()
     await Promise.all([...transports, ...(mc !== undefined ? [mc] : [])].map((t) => t.close()))
@@ -573,7 +576,7 @@ export function renderSimulateResult(r: SimulateResult): string {
         (Object.keys(p.rejected).length > 0 ? `; rejected ${JSON.stringify(p.rejected)}` : ''),
     )
   }
-  lines.push(`simulator RSS ${r.rssMiB} MiB`)
+  lines.push(`simulator RSS ${r.rssMiB} MiB, CPU ${r.cpuSec} s`)
   return `${lines.join('\n')}\n`
 }
 
