@@ -104,3 +104,20 @@ export interface ResponderConfig extends MainModeCommonConfig {
   /** Send the unencrypted error notifies of spec §1.7 (NO-PROPOSAL-CHOSEN, AUTHENTICATION-FAILED, …). Default true. */
   readonly notifyOnFailure?: boolean
 }
+
+/**
+ * The configuration checks both roles share: at least one proposal, the credentials every offered
+ * authentication method needs (`pskField` names how the role supplies its PSK), a nonce of 8..256
+ * octets. Throws TypeError naming `what` — a programming error, not a protocol failure.
+ */
+export function checkMainModeConfig(what: string, cfg: MainModeCommonConfig, pskField: string, hasPsk: boolean): void {
+  if (cfg.proposals.length === 0) throw new TypeError(`${what}.proposals is empty`)
+  for (const p of cfg.proposals) {
+    if (p.auth === 'psk' && !hasPsk) throw new TypeError(`${what}: a psk proposal needs ${pskField}`)
+    if (p.auth === 'rsa' && (cfg.rsa === undefined || cfg.verifyPeerCert === undefined)) {
+      throw new TypeError(`${what}: an rsa proposal needs rsa and verifyPeerCert`)
+    }
+  }
+  const n = cfg.nonceBytes ?? DEFAULT_NONCE_BYTES
+  if (n < 8 || n > 256) throw new TypeError(`${what}.nonceBytes must be 8..256`)
+}

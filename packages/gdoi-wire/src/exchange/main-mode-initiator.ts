@@ -15,7 +15,7 @@ import { Rules, checkRules } from '../rules.js'
 import type { IsakmpHeader, Payload } from '../payloads/types.js'
 import { isErrorNotify, openPlainInformational } from './informational.js'
 import type { InitiatorConfig, Phase1Proposal } from './main-mode-config.js'
-import { DEFAULT_NONCE_BYTES, modpDh } from './main-mode-config.js'
+import { checkMainModeConfig, DEFAULT_NONCE_BYTES, modpDh } from './main-mode-config.js'
 import type { MainModeDone, MainModeFailed, MainModeFailure, Phase1Keys } from './main-mode-shared.js'
 import { buildIdentityMessage, certRequestPayloads, derivePhase1Keys, mainModeFailed, verifyIdentityMessage } from './main-mode-shared.js'
 import { buildPhase1OfferSa, parsePhase1Transform, samePhase1Suite } from './proposals.js'
@@ -72,15 +72,7 @@ export type InitiatorStep = readonly [MainModeInitiator, readonly Action[]]
 
 /** Validates the configuration (throws TypeError on a programming error) and returns the idle state. */
 export function createInitiator(cfg: InitiatorConfig): MainModeInitiator {
-  if (cfg.proposals.length === 0) throw new TypeError('InitiatorConfig.proposals is empty')
-  for (const p of cfg.proposals) {
-    if (p.auth === 'psk' && cfg.psk === undefined) throw new TypeError('InitiatorConfig: a psk proposal needs psk')
-    if (p.auth === 'rsa' && (cfg.rsa === undefined || cfg.verifyPeerCert === undefined)) {
-      throw new TypeError('InitiatorConfig: an rsa proposal needs rsa and verifyPeerCert')
-    }
-  }
-  const n = cfg.nonceBytes ?? DEFAULT_NONCE_BYTES
-  if (n < 8 || n > 256) throw new TypeError('InitiatorConfig.nonceBytes must be 8..256')
+  checkMainModeConfig('InitiatorConfig', cfg, 'psk', cfg.psk !== undefined)
   return { s: 'idle', cfg }
 }
 

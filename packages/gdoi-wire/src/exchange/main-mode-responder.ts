@@ -16,7 +16,7 @@ import { Rules, checkRules } from '../rules.js'
 import type { IkeSaPayload, IsakmpHeader, Payload } from '../payloads/types.js'
 import { buildPlainNotify, isErrorNotify, openPlainInformational } from './informational.js'
 import type { Phase1Proposal, ResponderConfig } from './main-mode-config.js'
-import { DEFAULT_NONCE_BYTES, modpDh } from './main-mode-config.js'
+import { checkMainModeConfig, DEFAULT_NONCE_BYTES, modpDh } from './main-mode-config.js'
 import type { MainModeDone, MainModeFailed, MainModeFailure, Phase1Keys } from './main-mode-shared.js'
 import {
   MAIN_MODE_FAILURE_NOTIFY,
@@ -81,15 +81,7 @@ export type ResponderStep = readonly [MainModeResponder, readonly Action[]]
  * is what `pskFor` is asked about. Throws TypeError on an unusable configuration.
  */
 export function createResponder(cfg: ResponderConfig, peerAddress: string): MainModeResponder {
-  if (cfg.proposals.length === 0) throw new TypeError('ResponderConfig.proposals is empty')
-  for (const p of cfg.proposals) {
-    if (p.auth === 'psk' && cfg.pskFor === undefined) throw new TypeError('ResponderConfig: a psk proposal needs pskFor')
-    if (p.auth === 'rsa' && (cfg.rsa === undefined || cfg.verifyPeerCert === undefined)) {
-      throw new TypeError('ResponderConfig: an rsa proposal needs rsa and verifyPeerCert')
-    }
-  }
-  const n = cfg.nonceBytes ?? DEFAULT_NONCE_BYTES
-  if (n < 8 || n > 256) throw new TypeError('ResponderConfig.nonceBytes must be 8..256')
+  checkMainModeConfig('ResponderConfig', cfg, 'pskFor', cfg.pskFor !== undefined)
   return { s: 'awaitMm1', cfg, peerAddress }
 }
 
