@@ -17,11 +17,11 @@ import { isErrorNotify, openPlainInformational } from './informational.js'
 import type { InitiatorConfig, Phase1Proposal } from './main-mode-config.js'
 import { checkMainModeConfig, DEFAULT_NONCE_BYTES, modpDh } from './main-mode-config.js'
 import type { MainModeDone, MainModeFailed, MainModeFailure, Phase1Keys } from './main-mode-shared.js'
-import { buildIdentityMessage, certRequestPayloads, derivePhase1Keys, mainModeFailed, verifyIdentityMessage } from './main-mode-shared.js'
+import { buildIdentityMessage, certRequestPayloads, derivePhase1Keys, establishedSa, mainModeFailed, verifyIdentityMessage } from './main-mode-shared.js'
 import { buildPhase1OfferSa, parsePhase1Transform, samePhase1Suite } from './proposals.js'
 import { openMessage, sealMessage } from './protect.js'
 import { DEFAULT_RETRANSMIT, EXCHANGE_MAX_MS } from './types.js'
-import type { Action, ExchangeCtx, ExchangeEvent, Phase1Sa } from './types.js'
+import type { Action, ExchangeCtx, ExchangeEvent } from './types.js'
 import { describeError, equalBytes, isZero } from './util.js'
 import { findKeNonce, mainModeHeader, plainChain, randomCookie, vendorIdsFrom, vendorIdsOf } from './main-mode-wire.js'
 
@@ -276,24 +276,7 @@ function onMm6(st: InitiatorAwaitMm6, bytes: Uint8Array, ctx: ExchangeCtx): Init
   }
   const proof = verifyIdentityMessage(keys, false, opened.plaintext, opened.chain, st.cfg.verifyPeerCert)
   if (!proof.ok) return fail(proof.reason, `MM6: ${proof.detail}`)
-  const sa: Phase1Sa = {
-    role: 'initiator',
-    icookie: keys.icookie,
-    rcookie: keys.rcookie,
-    hash: keys.hash,
-    cipher: keys.cipher,
-    skeyid: keys.skeyid,
-    skeyidD: keys.skeyidD,
-    skeyidA: keys.skeyidA,
-    skeyidE: keys.skeyidE,
-    encKey: keys.encKey,
-    lastBlock: opened.lastBlock,
-    localId: st.cfg.localId,
-    peerId: proof.peerId,
-    ...(proof.peerPublicKey === undefined ? {} : { peerPublicKey: proof.peerPublicKey }),
-    lifetimeSec: keys.params.lifetimeSec,
-    establishedAtMs: ctx.nowMs(),
-  }
+  const sa = establishedSa('initiator', keys, proof, st.cfg.localId, opened.lastBlock, ctx.nowMs())
   return [
     { s: 'done', sa, peerInitialContact: proof.initialContact, peerVendorIds: st.peerVendorIds },
     [

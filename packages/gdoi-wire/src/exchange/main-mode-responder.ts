@@ -19,6 +19,7 @@ import type { Phase1Proposal, ResponderConfig } from './main-mode-config.js'
 import { checkMainModeConfig, DEFAULT_NONCE_BYTES, modpDh } from './main-mode-config.js'
 import type { MainModeDone, MainModeFailed, MainModeFailure, Phase1Keys } from './main-mode-shared.js'
 import {
+  establishedSa,
   MAIN_MODE_FAILURE_NOTIFY,
   buildIdentityMessage,
   certRequestPayloads,
@@ -30,7 +31,7 @@ import { findKeNonce, mainModeHeader, plainChain, randomCookie, vendorIdsFrom, v
 import { choosePhase1Transform } from './proposals.js'
 import { openMessage, sealMessage } from './protect.js'
 import { EXCHANGE_MAX_MS } from './types.js'
-import type { Action, ExchangeCtx, ExchangeEvent, Phase1Sa } from './types.js'
+import type { Action, ExchangeCtx, ExchangeEvent } from './types.js'
 import { describeError, equalBytes, isZero } from './util.js'
 
 /** The last request and the response it got: a byte-identical repeat of `request` is answered with `response`. */
@@ -266,24 +267,7 @@ function onMm5(st: ResponderAwaitMm5, bytes: Uint8Array, ctx: ExchangeCtx): Resp
     opened.lastBlock,
     buildIdentityMessage(keys, false, cfg.localId, cfg.rsa, cfg.initialContact ?? false),
   )
-  const sa: Phase1Sa = {
-    role: 'responder',
-    icookie: keys.icookie,
-    rcookie: keys.rcookie,
-    hash: keys.hash,
-    cipher: keys.cipher,
-    skeyid: keys.skeyid,
-    skeyidD: keys.skeyidD,
-    skeyidA: keys.skeyidA,
-    skeyidE: keys.skeyidE,
-    encKey: keys.encKey,
-    lastBlock: mm6.lastBlock,
-    localId: cfg.localId,
-    peerId: proof.peerId,
-    ...(proof.peerPublicKey === undefined ? {} : { peerPublicKey: proof.peerPublicKey }),
-    lifetimeSec: keys.params.lifetimeSec,
-    establishedAtMs: ctx.nowMs(),
-  }
+  const sa = establishedSa('responder', keys, proof, cfg.localId, mm6.lastBlock, ctx.nowMs())
   return [
     {
       s: 'done',

@@ -192,6 +192,35 @@ export type IdentityProof =
   | { readonly ok: true; readonly peerId: IdPayload; readonly peerPublicKey?: Uint8Array; readonly initialContact: boolean }
   | { readonly ok: false; readonly reason: MainModeFailure; readonly detail: string }
 
+/** The phase-1 SA both roles end with: the derived keys, the verified peer, and the last MM6 block. */
+export function establishedSa(
+  role: Phase1Sa['role'],
+  keys: Phase1Keys,
+  proof: Extract<IdentityProof, { ok: true }>,
+  localId: IdPayload,
+  lastBlock: Uint8Array,
+  nowMs: number,
+): Phase1Sa {
+  return {
+    role,
+    icookie: keys.icookie,
+    rcookie: keys.rcookie,
+    hash: keys.hash,
+    cipher: keys.cipher,
+    skeyid: keys.skeyid,
+    skeyidD: keys.skeyidD,
+    skeyidA: keys.skeyidA,
+    skeyidE: keys.skeyidE,
+    encKey: keys.encKey,
+    lastBlock,
+    localId,
+    peerId: proof.peerId,
+    ...(proof.peerPublicKey === undefined ? {} : { peerPublicKey: proof.peerPublicKey }),
+    lifetimeSec: keys.params.lifetimeSec,
+    establishedAtMs: nowMs,
+  }
+}
+
 const IDENTITY_MESSAGE_ALLOWED = new Set<number>([
   PayloadType.ID,
   PayloadType.CERT,
