@@ -4,7 +4,7 @@ import { ConfigError, ControlError, controlRequest, DEFAULT_KS_CONTROL_SOCKET, w
 import { parseArgs, type CliCommand } from './cli-args.js'
 import { ExitCode, runDaemon } from './run.js'
 import { loadKsConfig } from './config/index.js'
-import { exportSigningKeyPem, loadSigningKey, signingKeyPath } from './store/index.js'
+import { exportPublicKeyPem, exportSigningKeyPem, loadSigningKey, signingKeyPath, type SigningKey } from './store/index.js'
 import { renderStatus } from './status-text.js'
 import type { KsStatus } from './status.js'
 
@@ -31,18 +31,34 @@ async function exportKey(c: Extract<CliCommand, { cmd: 'export-key' }>, io: CliI
     return ExitCode.USAGE
   }
   const sk = g.rekey.signingKey
-  const path = sk.source === 'file' ? sk.path : signingKeyPath(config.stateDir, sk.label)
-  let pem: string
+  // With etcd a generated key lives in etcd, sealed: every instance reads it there, so what an operator
+  // usually wants is the public key; the private key only on explicit request and only into a 0600 file.
+  const etcd = config.store.kind === 'etcd' && sk.source === 'generate' ? config.store : undefined
+  const part = c.part ?? (etcd !== undefined ? 'public' : 'private')
+  if (etcd !== undefined && part === 'private' && c.out === undefined) {
+    io.stderr('gdoi-ks: --private with store: etcd writes only to a file: add --out FILE (created 0600)\n')
+    return ExitCode.USAGE
+  }
+  let key: SigningKey
   try {
-    pem = exportSigningKeyPem(await loadSigningKey(path, sk.label))
+    if (etcd !== undefined) {
+      const { readSigningKeyFromEtcd } = await import('./store/etcd-store.js')
+      key = await readSigningKeyFromEtcd(etcd, sk.label)
+    } else {
+      key = await loadSigningKey(sk.source === 'file' ? sk.path : signingKeyPath(config.stateDir, sk.label), sk.label)
+    }
   } catch (err) {
-    const hint = sk.source === 'generate' ? ' (it is generated on the first start of gdoi-ks)' : ''
-    io.stderr(`gdoi-ks: ${(err as Error).message}${hint}\n`)
+    const hint = sk.source === 'generate' && etcd === undefined ? ' (it is generated on the first start of gdoi-ks)' : ''
+    const code = (err as { code?: unknown }).code
+    io.stderr(`gdoi-ks: ${(err as Error).message}${hint}${typeof code === 'string' ? ` [${code}]` : ''}\n`)
     return ExitCode.FAILURE
   }
+  const pem = part === 'private' ? exportSigningKeyPem(key) : exportPublicKeyPem(key)
+  const what = part === 'private' ? 'signing key (private)' : `public signing key (SHA-256 of SPKI ${key.spkiSha256})`
   if (c.out !== undefined) {
     await writeFileAtomic(c.out, pem, { mode: 0o600 })
-    io.stderr(`gdoi-ks: signing key of group ${g.name} written to ${c.out} (mode 0600); on the second key server use rekey.signingKey: { file: ${c.out} }\n`)
+    const hint = part === 'private' && etcd === undefined ? `; on the second key server use rekey.signingKey: { file: ${c.out} }` : ''
+    io.stderr(`gdoi-ks: ${what} of group ${g.name} from ${key.path} written to ${c.out} (mode 0600)${hint}\n`)
   } else {
     io.stdout(pem)
   }

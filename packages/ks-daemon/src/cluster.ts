@@ -9,6 +9,9 @@
 //   follower — answers GROUPKEY-PULLs from the replicated state (the etcd watch brings new KEKs, TEKs
 //              and SEQs), writes the members that register with it (the primary sees them through the
 //              watch and rekeys them), runs no rekey timer.
+// Policy: the cluster serves the primary's group policy (cluster-policy.ts); a follower whose own
+// configuration differs logs gdoi.cluster.policy-mismatch, counts cluster.policy-mismatch and shows it
+// in status, and answers PULLs with the primary's policy anyway (what Cisco COOP secondaries do).
 // etcd unreachable: nothing changes keys (no push can be saved, so none is sent; a rekey that could not
 // be saved is rolled back to the saved keys); registrations keep working with the keys in memory; the
 // primary steps down once its lease may have expired. When etcd is back the instances re-sync from it.
@@ -22,6 +25,7 @@ import type { KsContext } from './main.js'
 import { kekKeylogLine, tekKeylogLine } from './policy.js'
 import type { PreparedPush } from './rekey.js'
 import type { ClusterInfo, ClusterStore, PushRecord } from './store/etcd-store.js'
+import { groupPolicyOf, policyDifferences, policyDigest, withPolicy, type PublishedPolicy } from './cluster-policy.js'
 import type { GroupState, KsState, KsStore } from './store/index.js'
 
 /** A store shared by several key servers (etcd-store.ts; checked without loading the etcd client). */
@@ -48,11 +52,29 @@ export interface ClusterStatus {
     readonly available: boolean
     readonly since: string
     readonly lastError: string | null
+    /** auth | permission | tls | unavailable (see EtcdErrorKind), while unavailable. */
+    readonly lastErrorKind: ClusterInfo['lastErrorKind']
+    /** Failed etcd requests since start, by kind. */
+    readonly errors: ClusterInfo['errors']
+    readonly security: ClusterInfo['security']
     readonly prefix: string
     readonly keyFingerprint: string
     readonly endpoints: ClusterInfo['endpoints']
   }
-  readonly instances: readonly { readonly id: string; readonly listen: string; readonly host: string; readonly pid: number; readonly startedAt: string; readonly primary: boolean }[]
+  readonly instances: readonly {
+    readonly id: string
+    readonly listen: string
+    readonly host: string
+    readonly pid: number
+    readonly startedAt: string
+    readonly primary: boolean
+    /** Its own configuration's policy equals the primary's for every group (null: not known). */
+    readonly policyMatchesPrimary: boolean | null
+  }[]
+  /** Per group: this instance's own policy digest, the primary's, and which one it serves. */
+  readonly policy: readonly { readonly group: string; readonly own: string; readonly primary: string | null; readonly matches: boolean | null; readonly differs: readonly string[]; readonly serving: 'own' | 'primary' }[]
+  /** Groups whose policy here (own configuration) differs from the primary's. */
+  readonly policyMismatches: number
   readonly fencedWrites: number
   readonly fenceFailures: number
 }
@@ -72,6 +94,8 @@ export class ClusterNode {
   #closed = false
   /** Primary and done taking over (state loaded, keys checked, schedule armed): rekeys may run. */
   #ready = false
+  /** Group → the primary's policy digest this instance last warned about (own configuration differs). */
+  readonly #mismatch = new Map<string, { digest: string; differs: string[] }>()
 
   constructor(ctx: KsContext, store: ClusterStore) {
     this.#ctx = ctx
@@ -93,6 +117,8 @@ export class ClusterNode {
    * etcd has), then start the watch, the keepalive and the election loop.
    */
   async start(state: KsState | undefined, create: (cfg: KsGroupConfig, saved: GroupState | undefined, createKeys: boolean) => Promise<GroupRuntime>): Promise<void> {
+    this.#store.publishPolicy((name) => this.#publishedPolicy(name))
+    await this.#store.setPolicyDigests(this.#ownDigests())
     const primary = await this.#store.campaign()
     for (const cfg of this.#ctx.config.groups) {
       const g = await create(cfg, state?.groups[cfg.name], primary)
@@ -116,6 +142,7 @@ export class ClusterNode {
           this.#ctx.rekeyer.memberRegistered(g, key)
         }
       },
+      storeError: (kind) => this.#ctx.counters.inc(`store.error.${kind}`),
       availability: (ok) => {
         if (!ok) return
         // etcd is back: followers re-sync; everyone writes the members it could not write.
@@ -187,6 +214,10 @@ export class ClusterNode {
     if (!this.#store.isPrimary) return
     const now = ctx.clock.nowMs()
     for (const g of ctx.groups.all()) {
+      // The primary serves (and publishes with its first save) its own configuration's policy.
+      const own = this.#ownCfg(g.name)
+      if (own !== undefined) g.cfg = own
+      this.#mismatch.delete(g.name)
       const saved = state?.groups[g.name]
       if (saved !== undefined) this.#apply(g, saved, true)
       this.#ensureKeys(g, now)
@@ -234,6 +265,7 @@ export class ClusterNode {
     for (const g of this.#ctx.groups.all()) {
       const saved = state?.groups[g.name]
       if (saved !== undefined) this.#apply(g, saved, true)
+      this.#adoptPolicy(g)
     }
     this.#ctx.counters.inc(Counter.CLUSTER_SYNCED)
     this.#log.info({ event: LogEvent.CLUSTER_SYNC, why, groups: this.#ctx.groups.all().map((g) => ({ group: g.name, seq: g.kek?.seq ?? null, teks: g.teks.length })) }, 'group state taken from etcd')
@@ -243,6 +275,7 @@ export class ClusterNode {
     const g = this.#ctx.groups.get(name)
     if (g === undefined) return
     this.#apply(g, st, false)
+    this.#adoptPolicy(g)
     this.#log.debug({ event: LogEvent.CLUSTER_SYNC, group: name, seq: g.kek?.seq ?? null, teks: g.teks.map((t) => t.tek.spi) }, 'group keys updated by the primary')
   }
 
@@ -292,6 +325,60 @@ export class ClusterNode {
     // Only a push under the current KEK (or the KEK rollover that introduced it) is worth repeating.
     if (!current && p.kind !== 'kek-rekey') return
     this.#ctx.rekeyer.resumePush(g, { kind: p.kind, kekSpi, seq: p.seq, bytes: new Uint8Array(Buffer.from(p.bytes, 'base64')) }, remaining)
+  }
+
+  // ---- policy --------------------------------------------------------------------------------------
+
+  #ownCfg(name: string): KsGroupConfig | undefined {
+    return this.#ctx.config.groups.find((c) => c.name === name)
+  }
+
+  #ownDigests(): Record<string, string> {
+    return Object.fromEntries(this.#ctx.config.groups.map((c) => [c.name, policyDigest(groupPolicyOf(c))]))
+  }
+
+  /** What the primary writes with a group record: its own policy and the ACL of each live TEK. */
+  #publishedPolicy(name: string): PublishedPolicy | undefined {
+    const own = this.#ownCfg(name)
+    const g = this.#ctx.groups.get(name)
+    if (own === undefined || g === undefined) return undefined
+    const policy = groupPolicyOf(own)
+    return { digest: policyDigest(policy), writer: this.#store.instanceId, policy, teks: g.teks.map((t) => ({ spi: t.tek.spi, acl: t.acl })) }
+  }
+
+  /**
+   * A follower serves the primary's policy (the TEKs with the ACL the primary created them under); when
+   * its own configuration differs it says so once per change (log event, counter) and in status.
+   */
+  #adoptPolicy(g: GroupRuntime): void {
+    const own = this.#ownCfg(g.name)
+    const pub = this.#store.primaryPolicy(g.name)
+    if (own === undefined || pub === undefined || this.#store.isPrimary || pub.writer === this.#store.instanceId) return
+    const mine = groupPolicyOf(own)
+    if (policyDigest(mine) !== pub.digest) {
+      const differs = policyDifferences(mine, pub.policy)
+      if (this.#mismatch.get(g.name)?.digest !== pub.digest) {
+        this.#ctx.counters.inc('cluster.policy-mismatch')
+        this.#log.warn(
+          { event: LogEvent.CLUSTER_POLICY_MISMATCH, group: g.name, primary: pub.writer, ownDigest: policyDigest(mine), primaryDigest: pub.digest, differs },
+          `the group policy in this key server's configuration differs from the primary's (${differs.join(', ')}): serving the primary's policy; make the configurations equal`,
+        )
+      }
+      this.#mismatch.set(g.name, { digest: pub.digest, differs })
+    } else if (this.#mismatch.delete(g.name)) {
+      this.#log.info({ event: LogEvent.CLUSTER_POLICY_MISMATCH, group: g.name, primary: pub.writer, resolved: true }, 'the group policy here matches the primary again')
+    }
+    g.cfg = withPolicy(own, pub.policy)
+    const acls = new Map(pub.teks.map((t) => [t.spi, t.acl]))
+    g.teks = g.teks.map((t) => ({ tek: t.tek, acl: acls.get(t.tek.spi) ?? g.cfg.acl }))
+  }
+
+  /** After a configuration reload: new digests in the instance record; the primary publishes its new
+   *  policy (next save), a follower goes back to serving the primary's. */
+  async configReloaded(): Promise<void> {
+    await this.#store.setPolicyDigests(this.#ownDigests())
+    if (this.isPrimary) this.#ctx.persist.saveSoon('policy reloaded')
+    else for (const g of this.#ctx.groups.all()) this.#adoptPolicy(g)
   }
 
   // ---- rekey hooks ---------------------------------------------------------------------------------
@@ -349,14 +436,41 @@ export class ClusterNode {
         available: i.available,
         since: new Date(i.availableSinceMs).toISOString(),
         lastError: i.available ? null : i.lastError,
+        lastErrorKind: i.available ? null : i.lastErrorKind,
+        errors: i.errors,
+        security: i.security,
         prefix: i.prefix,
         keyFingerprint: i.keyFingerprint,
         endpoints: i.endpoints,
       },
-      instances: i.instances.map((x) => ({ id: x.id, listen: x.listen, host: x.host, pid: x.pid, startedAt: new Date(x.startedAtMs).toISOString(), primary: x.id === i.primaryId })),
+      instances: i.instances.map((x) => ({
+        id: x.id,
+        listen: x.listen,
+        host: x.host,
+        pid: x.pid,
+        startedAt: new Date(x.startedAtMs).toISOString(),
+        primary: x.id === i.primaryId,
+        policyMatchesPrimary: this.#matchesPrimary(x.policy, i),
+      })),
+      policy: this.#ctx.groups.all().map((g) => {
+        const own = this.#ownCfg(g.name)
+        const ownDigest = own !== undefined ? policyDigest(groupPolicyOf(own)) : ''
+        const primary = this.isPrimary ? ownDigest : (this.#store.primaryPolicy(g.name)?.digest ?? null)
+        const m = this.#mismatch.get(g.name)
+        return { group: g.name, own: ownDigest, primary, matches: primary === null ? null : primary === ownDigest, differs: m?.differs ?? [], serving: !this.isPrimary && primary !== null ? 'primary' : 'own' }
+      }),
+      policyMismatches: this.isPrimary ? 0 : this.#mismatch.size,
       fencedWrites: i.fencedWrites,
       fenceFailures: i.fenceFailures,
     }
+  }
+
+  /** An instance's published digests against the primary instance's (null when either is unknown). */
+  #matchesPrimary(digests: Readonly<Record<string, string>> | undefined, i: ClusterInfo): boolean | null {
+    const primary = i.instances.find((x) => x.id === i.primaryId)?.policy
+    if (digests === undefined || primary === undefined) return null
+    const names = new Set([...Object.keys(digests), ...Object.keys(primary)])
+    return [...names].every((n) => digests[n] === primary[n])
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,12 @@
 // crypto gdoi group (identity, server local: rekey algorithm/lifetime/retransmit/authentication/
 // transport/address/sig-hash, sa ipsec N: profile/match address, address ipv4, authorization address).
 // Everything else is ignored with a warning; errors carry the line number.
+//
+// GET VPN has no words for where a key-server cluster keeps its state, so gdoi-ks adds one block of its
+// own (README "Clustering on etcd"), in IOS style: a top-level `gdoi-ks store etcd` with one setting per
+// indented line (endpoint, prefix, key-encryption-key, tls, auth, lease-ttl, instance-name,
+// request-timeout). It sits in the same file as the pasted GET VPN configuration; a router would
+// reject the line, which is the point: it is not a Cisco command.
 import {
   iosAccessLists,
   iosGroupIdentity,
@@ -288,6 +294,138 @@ interface Ctx {
   readonly rsaKeys: Map<string, { bits: number; line: number }>
 }
 
+/** `gdoi-ks store etcd` / `gdoi-ks store file` → the `store:` input of the schema (or undefined). */
+function storeBlock(doc: IosDoc): Obj | undefined {
+  const blocks = doc.find(['gdoi-ks', 'store'])
+  if (blocks.length === 0) return undefined
+  for (const extra of blocks.slice(1)) doc.error(extra.line, 'more than one "gdoi-ks store" block', 'store')
+  const b = blocks[0] as IosNode
+  doc.takeTree(b)
+  doc.mapPath('store', b.line)
+  const kind = b.words[2]?.toLowerCase()
+  if (kind === 'file') {
+    for (const c of b.children) doc.error(c.line, 'gdoi-ks store file takes no settings', 'store')
+    return { kind: 'file' }
+  }
+  if (kind !== 'etcd') {
+    doc.error(b.line, `gdoi-ks store ${b.words[2] ?? ''}: expected "gdoi-ks store etcd" or "gdoi-ks store file"`, 'store')
+    return undefined
+  }
+  const store: Obj = { kind: 'etcd' }
+  const endpoints: string[] = []
+  const seen = new Map<string, number>()
+  const once = (c: IosNode, name: string): boolean => {
+    const prev = seen.get(name)
+    if (prev !== undefined) {
+      doc.error(c.line, `${name} is already set on line ${prev}`)
+      return false
+    }
+    seen.set(name, c.line)
+    return true
+  }
+  /** `word VALUE word VALUE …` → map (lower-case words); an error for an odd count or an unknown word. */
+  const pairs = (c: IosNode, from: number, allowed: readonly string[]): Map<string, string> | undefined => {
+    const out = new Map<string, string>()
+    const w = c.words.slice(from)
+    for (let i = 0; i < w.length; i += 2) {
+      const k = (w[i] ?? '').toLowerCase()
+      const v = w[i + 1]
+      if (!allowed.includes(k)) {
+        doc.error(c.line, `${c.words.slice(0, from).join(' ')}: "${w[i] ?? ''}" is not one of ${allowed.join(', ')}`)
+        return undefined
+      }
+      if (v === undefined) {
+        doc.error(c.line, `${c.words.slice(0, from).join(' ')} ${k}: missing value`)
+        return undefined
+      }
+      out.set(k, v)
+    }
+    return out
+  }
+  for (const c of b.children) {
+    const cmd = (c.words[0] ?? '').toLowerCase()
+    const arg = c.words[1]
+    switch (cmd) {
+      case 'endpoint':
+      case 'endpoints':
+        if (arg === undefined) doc.error(c.line, 'endpoint: give one or more etcd client URLs (https://10.0.20.11:2379)', 'store.endpoints')
+        for (const e of c.words.slice(1)) {
+          doc.mapPath(`store.endpoints[${endpoints.length}]`, c.line)
+          endpoints.push(e)
+        }
+        doc.mapPath('store.endpoints', c.line)
+        break
+      case 'prefix':
+      case 'instance-name': {
+        const field = cmd === 'prefix' ? 'prefix' : 'instanceName'
+        if (!once(c, cmd)) break
+        if (arg === undefined || c.words.length > 2) doc.error(c.line, `${cmd}: expected exactly one value`, `store.${field}`)
+        else store[field] = arg
+        doc.mapPath(`store.${field}`, c.line)
+        break
+      }
+      case 'lease-ttl':
+      case 'request-timeout': {
+        const field = cmd === 'lease-ttl' ? 'leaseTtlSec' : 'requestTimeoutSec'
+        if (!once(c, cmd)) break
+        if (arg === undefined || c.words.length > 2) doc.error(c.line, `${cmd}: expected a number of seconds`, `store.${field}`)
+        else store[field] = Number(arg)
+        doc.mapPath(`store.${field}`, c.line)
+        break
+      }
+      case 'key-encryption-key': {
+        if (!once(c, cmd)) break
+        const src = arg?.toLowerCase()
+        doc.mapPath('store.keyEncryptionKey', c.line)
+        if ((src !== 'file' && src !== 'env') || c.words[2] === undefined || c.words.length > 3) {
+          doc.error(c.line, 'expected "key-encryption-key file PATH" or "key-encryption-key env VARIABLE" (never the key itself)', 'store.keyEncryptionKey')
+        } else store['keyEncryptionKey'] = { [src]: c.words[2] }
+        break
+      }
+      case 'tls': {
+        if (!once(c, cmd)) break
+        doc.mapPath('store.tls', c.line)
+        const m = pairs(c, 1, ['ca', 'cert', 'key'])
+        if (m === undefined) break
+        store['tls'] = {
+          ...(m.has('ca') ? { caFile: m.get('ca') } : {}),
+          ...(m.has('cert') ? { certFile: m.get('cert') } : {}),
+          ...(m.has('key') ? { keyFile: m.get('key') } : {}),
+        }
+        if (!m.has('ca')) doc.error(c.line, 'tls: expected "tls ca PATH [cert PATH key PATH]"', 'store.tls')
+        break
+      }
+      case 'auth': {
+        if (!once(c, cmd)) break
+        doc.mapPath('store.auth', c.line)
+        if (c.words.slice(1).some((w) => w.toLowerCase() === 'password')) {
+          doc.error(c.line, 'auth: inline passwords are not accepted; use "password-file PATH" (mode 0600) or "password-env VARIABLE"', 'store.auth')
+          break
+        }
+        const m = pairs(c, 1, ['user', 'password-file', 'password-env'])
+        if (m === undefined) break
+        store['auth'] = {
+          ...(m.has('user') ? { user: m.get('user') } : {}),
+          ...(m.has('password-file') ? { passwordFile: m.get('password-file') } : {}),
+          ...(m.has('password-env') ? { passwordEnv: m.get('password-env') } : {}),
+        }
+        if (!m.has('user')) doc.error(c.line, 'auth: expected "auth user NAME password-file PATH" (or password-env VARIABLE)', 'store.auth')
+        break
+      }
+      default:
+        doc.error(
+          c.line,
+          `gdoi-ks store etcd: unknown setting "${c.words[0] ?? ''}" (endpoint, prefix, key-encryption-key, tls, auth, lease-ttl, instance-name, request-timeout)`,
+          'store',
+        )
+    }
+  }
+  if (endpoints.length === 0) doc.error(b.line, 'gdoi-ks store etcd: no "endpoint URL" line', 'store.endpoints')
+  else store['endpoints'] = endpoints
+  if (!seen.has('key-encryption-key')) doc.error(b.line, 'gdoi-ks store etcd: no "key-encryption-key file PATH" (or env VARIABLE) line', 'store.keyEncryptionKey')
+  return store
+}
+
 /** IOS text (as an IosDoc) → KsConfig schema input. */
 export function ksFromIos(doc: IosDoc): unknown {
   const ctx: Ctx = { acls: iosAccessLists(doc), profiles: profiles(doc), transformSets: transformSets(doc), rsaKeys: rsaKeys(doc) }
@@ -330,5 +468,7 @@ export function ksFromIos(doc: IosDoc): unknown {
     input['listen'] = { address: listen.value }
     doc.mapPath('listen.address', listen.line)
   }
+  const store = storeBlock(doc)
+  if (store !== undefined) input['store'] = store
   return input
 }

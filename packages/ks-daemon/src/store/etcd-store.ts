@@ -5,10 +5,12 @@
 // Layout under the configured prefix P (default /gdoi/ks/):
 //   P check                   sealed constant: proves every instance has the same keyEncryptionKey
 //   P leader                  {id, lease, sinceMs}, bound to the primary's lease (the election)
-//   P instances/<id>          {id, listen, pid, …}, bound to that instance's lease (status: who is up)
-//   P groups/<group>          {seq, kekSpi, teks, push, sealed}: KEK, TEKs, SID counter and signing-key
-//                             reference sealed with AES-256-GCM (seal.ts); the plain fields are public
-//                             values for operators (etcdctl get) and never used for decisions
+//   P instances/<id>          {id, listen, pid, policy digests, …}, bound to that instance's lease
+//                             (status: who is up, whose configuration matches the primary's policy)
+//   P groups/<group>          {seq, kekSpi, teks, push, policy, sealed}: KEK, TEKs, SID counter and
+//                             signing-key reference sealed with AES-256-GCM (seal.ts); the plain fields
+//                             are public values for operators (etcdctl get) and never used for
+//                             decisions, except `policy`: the primary's group policy (cluster-policy.ts)
 //   P members/<group>/<a:p>   one member (address, identity, ACK state; no secrets)
 //   P signing/<label>         the push-signing RSA key (PKCS#8 PEM), sealed
 //   P sids/<group>            next free RFC 6054 sender ID (blocks are reserved by compare-and-swap)
@@ -21,10 +23,16 @@
 // sends the push (it sends only after the SEQ is saved). Locally the primary also steps down once its
 // lease may have expired (last keepalive sent + TTL) without an answer from etcd.
 // Followers write only members (registrations); they see keys and SEQs through a watch on P.
+//
+// Connection: `store.tls` (CA, client certificate) and `store.auth` (etcd user + password) go to every
+// client this store makes. etcd's refusals are classified (errorKind): a wrong password or missing
+// permission is not "etcd is down", and a TLS handshake etcd rejects shows up in grpc-js only as
+// "UNAVAILABLE: No connection established", so on a failed connect a plain TLS probe names the cause.
 import { hostname } from 'node:os'
+import { connect as tlsConnect } from 'node:tls'
 import { createPrivateKey, generateKeyPair } from 'node:crypto'
 import { promisify } from 'node:util'
-import { castGrpcError, Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3'
+import { castGrpcError, Etcd3, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdLeaseInvalidError, EtcdPermissionDeniedError, type IOptions, type Lease } from 'etcd3'
 import type { Logger } from '@gdoi/daemon-kit'
 import { LogEvent } from '@gdoi/daemon-kit'
 import type { EtcdStoreConfig, SigningKeyConfig } from '../config/types.js'
@@ -32,6 +40,7 @@ import { decodeState, encodeState } from './state-codec.js'
 import { createSealer, type Sealer } from './seal.js'
 import { describeSigningKey, loadSigningKey as loadSigningKeyFile, type SigningKey, SigningKeyError } from './rsa-key.js'
 import { KS_STATE_VERSION, StoreError, type GroupState, type KsState, type KsStore, type MemberState } from './types.js'
+import { isPublishedPolicy, type PublishedPolicy } from '../cluster-policy.js'
 
 const generateKeyPairAsync = promisify(generateKeyPair)
 
@@ -63,6 +72,77 @@ export interface ClusterEvents {
   member(group: string, key: string, member: MemberState | null): void
   /** etcd answers again (true) or stopped answering (false). */
   availability(available: boolean): void
+  /** One etcd request failed (counted by kind: the key server's `store.error.<kind>` counters). */
+  storeError?(kind: EtcdErrorKind): void
+}
+
+/** Why an etcd request failed: `auth` wrong user/password, `permission` the user may not touch the
+ *  prefix, `tls` the TLS handshake failed (certificate refused or not trusted), `unavailable` no answer. */
+export type EtcdErrorKind = 'auth' | 'permission' | 'tls' | 'unavailable'
+
+export function etcdErrorKind(err: unknown): EtcdErrorKind {
+  if (err instanceof EtcdAuthenticationFailedError || err instanceof EtcdInvalidAuthTokenError) return 'auth'
+  if (err instanceof EtcdPermissionDeniedError) return 'permission'
+  const text = err instanceof Error ? err.message : String(err)
+  if (/authentication failed|invalid auth token|user name is empty/i.test(text)) return 'auth'
+  if (/permission denied/i.test(text)) return 'permission'
+  if (/certificate|handshake|SSL|TLS|alert/i.test(text)) return 'tls'
+  return 'unavailable'
+}
+
+/** etcd3 client options from the store configuration: hosts, timeouts, TLS credentials, password auth. */
+export function etcdClientOptions(cfg: EtcdStoreConfig, hosts: string | string[]): IOptions {
+  const timeoutMs = cfg.requestTimeoutSec * 1000
+  const tls = cfg.tls
+  return {
+    hosts,
+    dialTimeout: timeoutMs,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+    ...(tls !== null
+      ? {
+          credentials: {
+            rootCertificate: Buffer.from(tls.ca),
+            ...(tls.cert !== null && tls.key !== null ? { certChain: Buffer.from(tls.cert), privateKey: Buffer.from(tls.key.reveal()) } : {}),
+          },
+        }
+      : {}),
+    ...(cfg.auth !== null ? { auth: { username: cfg.auth.user, password: Buffer.from(cfg.auth.password.reveal()).toString('utf8') } } : {}),
+  }
+}
+
+/**
+ * What a TLS handshake with the first https endpoint says, with this store's CA and client
+ * certificate: undefined when it succeeds (and the server does not reject us right after), else the
+ * reason ("certificate unknown" alert from etcd, "unable to verify the first certificate", …).
+ */
+export function probeTls(cfg: EtcdStoreConfig, timeoutMs = 2000, endpoint?: string): Promise<string | undefined> {
+  const tls = cfg.tls
+  const url = endpoint ?? cfg.endpoints.find((e) => e.startsWith('https://'))
+  if (tls === null || url === undefined) return Promise.resolve(undefined)
+  const u = new URL(url)
+  return new Promise((resolve) => {
+    let done = false
+    const finish = (why: string | undefined): void => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      sock.destroy()
+      resolve(why)
+    }
+    const sock = tlsConnect({
+      host: u.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(u.port || 2379),
+      ca: Buffer.from(tls.ca),
+      ...(tls.cert !== null && tls.key !== null ? { cert: Buffer.from(tls.cert), key: Buffer.from(tls.key.reveal()) } : {}),
+      ALPNProtocols: ['h2'],
+      ...(/^[\d.]+$|:/.test(u.hostname) ? {} : { servername: u.hostname }),
+    })
+    // TLS 1.3: a client certificate the server refuses is reported after the client's handshake is
+    // done, so wait a moment for the alert before calling it a success.
+    sock.once('secureConnect', () => setTimeout(() => finish(undefined), 300))
+    sock.once('error', (err: Error) => finish(tlsReason(err.message)))
+    const timer = setTimeout(() => finish(`no answer within ${timeoutMs} ms`), timeoutMs)
+  })
 }
 
 export interface ClusterInstanceInfo {
@@ -71,6 +151,8 @@ export interface ClusterInstanceInfo {
   readonly host: string
   readonly pid: number
   readonly startedAtMs: number
+  /** Digest of each group's policy in this instance's own configuration (cluster-policy.ts). */
+  readonly policy?: Readonly<Record<string, string>>
 }
 
 export interface EndpointHealth {
@@ -97,6 +179,11 @@ export interface ClusterInfo {
   readonly available: boolean
   readonly availableSinceMs: number
   readonly lastError: string | null
+  readonly lastErrorKind: EtcdErrorKind | null
+  /** Failed etcd requests since start, by kind. */
+  readonly errors: Readonly<Record<EtcdErrorKind, number>>
+  /** `https` when store.tls is set; the etcd user when store.auth is. */
+  readonly security: { readonly tls: boolean; readonly clientCert: boolean; readonly user: string | null }
   readonly endpoints: readonly EndpointHealth[]
   readonly instances: readonly ClusterInstanceInfo[]
   readonly keyFingerprint: string
@@ -129,6 +216,12 @@ export interface ClusterStore extends KsStore {
   info(): ClusterInfo
   /** A crash, for tests: stops everything without revoking the lease (the primary key stays until TTL). */
   abandon(): Promise<void>
+  /** The digests of this instance's own group policies, published with its instance record. */
+  setPolicyDigests(digests: Readonly<Record<string, string>>): Promise<void>
+  /** Where the primary's policy of a group comes from when this instance writes the group record. */
+  publishPolicy(source: (group: string) => PublishedPolicy | undefined): void
+  /** The policy the primary published with the group record (as last read or written). */
+  primaryPolicy(group: string): PublishedPolicy | undefined
 }
 
 export interface EtcdStoreOptions {
@@ -148,6 +241,8 @@ interface GroupRecord {
   readonly kekSpi: string | null
   readonly teks: readonly number[]
   readonly push: PushRecord | null
+  /** The writer's group policy (absent in records written before policies were published). */
+  readonly policy?: PublishedPolicy | null
   readonly sealed: string
 }
 
@@ -215,6 +310,16 @@ class EtcdStore implements ClusterStore {
   #available = true
   #availableSinceMs: number
   #lastError: string | null = null
+  #lastErrorKind: EtcdErrorKind | null = null
+  readonly #errors: Record<EtcdErrorKind, number> = { auth: 0, permission: 0, tls: 0, unavailable: 0 }
+  /** etcd refuses this instance's credentials (set by a failed request, cleared by the health poll). */
+  #credentialError: unknown
+
+  // policy (cluster-policy.ts)
+  #policyDigests: Readonly<Record<string, string>> = {}
+  #policySource: ((group: string) => PublishedPolicy | undefined) | undefined
+  readonly #primaryPolicy = new Map<string, PublishedPolicy>()
+  readonly #committedPolicy = new Map<string, string>()
   #endpoints = new Map<string, EndpointHealth>()
   #healthClients: Etcd3[] = []
   #healthTimer: NodeJS.Timeout | undefined
@@ -245,13 +350,8 @@ class EtcdStore implements ClusterStore {
     this.instanceId = opts.config.instanceName ?? `${hostname()}/${opts.listen}`
     this.#availableSinceMs = Date.now()
     this.#sealer = createSealer(opts.config.keyEncryptionKey.reveal())
-    const timeoutMs = opts.config.requestTimeoutSec * 1000
-    this.#client = new Etcd3({
-      hosts: [...opts.config.endpoints],
-      dialTimeout: timeoutMs,
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
-    })
-    this.#kaClients = opts.config.endpoints.map((e) => new Etcd3({ hosts: e, dialTimeout: timeoutMs, defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }) }))
+    this.#client = new Etcd3(etcdClientOptions(opts.config, [...opts.config.endpoints]))
+    this.#kaClients = opts.config.endpoints.map((e) => new Etcd3(etcdClientOptions(opts.config, e)))
   }
 
   /**
@@ -275,7 +375,7 @@ class EtcdStore implements ClusterStore {
     try {
       existing = await this.#client.get(key).string()
     } catch (err) {
-      throw new StoreError('ERR_STATE_UNAVAILABLE', `etcd (${this.#cfg.endpoints.join(', ')}) does not answer: ${errText(err)}`, { cause: err })
+      throw await connectError(this.#cfg, err)
     }
     if (existing === null) {
       const sealed = this.#sealer.seal(Buffer.from(CHECK_PLAINTEXT), key)
@@ -308,18 +408,71 @@ class EtcdStore implements ClusterStore {
     this.#leaseId = id
     this.#lastKeepaliveMs = Date.now()
     this.#validUntilMs = sent + this.#grantTtl * 1000
-    const info: ClusterInstanceInfo = { id: this.instanceId, listen: this.#listen, host: hostname(), pid: process.pid, startedAtMs: this.#startedAtMs }
-    await this.#client.put(`${this.#p}instances/${this.instanceId}`).value(JSON.stringify(info)).lease(id)
+    await this.#putInstance()
     this.#log.info({ event: LogEvent.CLUSTER_LEASE, instance: this.instanceId, lease: id, ttlSec: this.#grantTtl }, 'cluster lease granted')
   }
 
-  #setAvailable(ok: boolean, err?: unknown): void {
-    if (!ok) this.#lastError = errText(err)
+  /** This instance's record under P instances/, bound to its lease (who is up, its policy digests). */
+  async #putInstance(): Promise<void> {
+    if (this.#leaseId === null) return
+    const info: ClusterInstanceInfo = { id: this.instanceId, listen: this.#listen, host: hostname(), pid: process.pid, startedAtMs: this.#startedAtMs, policy: this.#policyDigests }
+    await this.#client.put(`${this.#p}instances/${this.instanceId}`).value(JSON.stringify(info)).lease(this.#leaseId)
+  }
+
+  async setPolicyDigests(digests: Readonly<Record<string, string>>): Promise<void> {
+    this.#policyDigests = { ...digests }
+    try {
+      await this.#putInstance()
+    } catch (err) {
+      // Written with the next lease grant at the latest; status shows the old digests meanwhile.
+      this.#setAvailable(false, err)
+    }
+  }
+
+  publishPolicy(source: (group: string) => PublishedPolicy | undefined): void {
+    this.#policySource = source
+  }
+
+  primaryPolicy(group: string): PublishedPolicy | undefined {
+    return this.#primaryPolicy.get(group)
+  }
+
+  #notePolicy(group: string, rec: GroupRecord): void {
+    if (isPublishedPolicy(rec.policy)) {
+      this.#primaryPolicy.set(group, rec.policy)
+      this.#committedPolicy.set(group, JSON.stringify(rec.policy))
+    }
+  }
+
+  /**
+   * `count`: a failed request (counted, reported); false for a keepalive not sent because etcd refuses
+   * our credentials. Credential failures (auth, permission, tls) are remembered until an authenticated
+   * request succeeds again (health poll): lease keepalives are not checked against the user by etcd,
+   * so their success proves nothing about whether this instance can still write.
+   */
+  #setAvailable(ok: boolean, err?: unknown, count = true): void {
+    if (!ok) {
+      const kind = etcdErrorKind(err)
+      this.#lastError = errText(err)
+      this.#lastErrorKind = kind
+      if (kind !== 'unavailable') this.#credentialError = err
+      if (count) {
+        this.#errors[kind]++
+        this.#events?.storeError?.(kind)
+      }
+    }
     if (ok === this.#available) return
     this.#available = ok
     this.#availableSinceMs = Date.now()
     if (ok) this.#log.info({ event: LogEvent.STORE_AVAILABLE, endpoints: this.#cfg.endpoints }, 'etcd answers again')
-    else this.#log.error({ event: LogEvent.STORE_UNAVAILABLE, endpoints: this.#cfg.endpoints, err: this.#lastError }, 'etcd does not answer: keys stay as they are, no rekey is sent')
+    else {
+      const why =
+        this.#lastErrorKind === 'auth' ? `etcd refuses the credentials of user ${this.#cfg.auth?.user ?? '(none)'} (password from ${this.#cfg.auth?.source ?? 'nowhere'})`
+        : this.#lastErrorKind === 'permission' ? `etcd user ${this.#cfg.auth?.user ?? '(none)'} may not read/write ${this.#p} (etcdctl role grant-permission … --prefix=true readwrite ${this.#p})`
+        : this.#lastErrorKind === 'tls' ? 'the TLS connection to etcd fails (store.tls: CA, client certificate)'
+        : 'etcd does not answer'
+      this.#log.error({ event: LogEvent.STORE_UNAVAILABLE, endpoints: this.#cfg.endpoints, kind: this.#lastErrorKind, err: this.#lastError }, `${why}: keys stay as they are, no rekey is sent`)
+    }
     this.#events?.availability(ok)
   }
 
@@ -405,7 +558,12 @@ class EtcdStore implements ClusterStore {
   async #keepalive(): Promise<void> {
     if (this.#closed) return
     try {
-      await this.#renew()
+      // An instance whose credentials etcd refuses lets its lease run out rather than keep it alive:
+      // as primary it could not save a push anyway, and without its lease another key server (with
+      // working credentials) can become primary. Once the health poll gets through again, it renews
+      // (or, the lease being gone, takes a new one).
+      if (this.#credentialError !== undefined) this.#setAvailable(false, this.#credentialError, false)
+      else await this.#renew()
     } catch (err) {
       if (err instanceof EtcdLeaseInvalidError) {
         this.#log.warn({ event: LogEvent.CLUSTER_LEASE, instance: this.instanceId, lease: this.#leaseId, lost: true }, 'cluster lease expired (etcd was out of reach longer than the TTL)')
@@ -499,6 +657,7 @@ class EtcdStore implements ClusterStore {
       }
       this.#committedCore.set(group, core.json)
       if (rec.push !== null) this.#lastPush.set(group, rec.push)
+      this.#notePolicy(group, rec)
       if (this.#primary) this.stepDown(`${rec.writer} wrote the keys of ${group}`)
       this.#events?.groupState(group, core.state, rec.push)
       return
@@ -589,6 +748,7 @@ class EtcdStore implements ClusterStore {
         groups[group] = core.state
         this.#committedCore.set(group, core.json)
         if (rec.push !== null) this.#lastPush.set(group, rec.push)
+        this.#notePolicy(group, rec)
         savedAtMs = Math.max(savedAtMs, rec.savedAtMs)
       } else if (rel.startsWith('members/')) {
         const [group, mk] = splitMember(rel)
@@ -653,6 +813,7 @@ class EtcdStore implements ClusterStore {
     const groupOps: Array<ReturnType<Etcd3['put']>> = []
     const committed: Array<[string, string]> = []
     const pushes: Array<[string, PushRecord]> = []
+    const policies: Array<[string, PublishedPolicy]> = []
     const memberPuts: Array<{ group: string; key: string; json: string }> = []
     const memberDels: Array<{ group: string; key: string }> = []
     for (const [name, g] of Object.entries(state.groups)) {
@@ -662,7 +823,9 @@ class EtcdStore implements ClusterStore {
       const push = this.#pendingPush.get(name)
       this.#pendingPush.delete(name) // a push whose save fails is never sent: it must not be recorded later
       if (push !== undefined && !this.#primary) throw new StoreError('ERR_STATE_FENCED', 'not the primary: no push from here')
-      if (this.#primary && (coreJson !== this.#committedCore.get(name) || push !== undefined)) {
+      const policy = this.#primary ? this.#policySource?.(name) : undefined
+      const policyJson = policy !== undefined ? JSON.stringify(policy) : undefined
+      if (this.#primary && (coreJson !== this.#committedCore.get(name) || push !== undefined || (policyJson !== undefined && policyJson !== this.#committedPolicy.get(name)))) {
         const key = `${this.#p}groups/${name}`
         const rec: GroupRecord = {
           v: 1,
@@ -672,10 +835,12 @@ class EtcdStore implements ClusterStore {
           kekSpi: g.kek !== null ? Buffer.from(g.kek.spi).toString('hex') : null,
           teks: g.teks.map((t) => t.spi),
           push: push ?? this.#lastPush.get(name) ?? null,
+          policy: policy ?? null,
           sealed: this.#sealer.seal(Buffer.from(coreJson), key),
         }
         groupOps.push(c.put(key).value(JSON.stringify(rec)))
         committed.push([name, coreJson])
+        if (policy !== undefined) policies.push([name, policy])
         if (push !== undefined) pushes.push([name, push])
       }
       const known = this.#knownOf(name)
@@ -715,6 +880,10 @@ class EtcdStore implements ClusterStore {
       this.#ownRevisions.add(r.header.revision)
       for (const [name, json] of committed) this.#committedCore.set(name, json)
       for (const [name, p] of pushes) this.#lastPush.set(name, p)
+      for (const [name, p] of policies) {
+        this.#primaryPolicy.set(name, p)
+        this.#committedPolicy.set(name, JSON.stringify(p))
+      }
     }
 
     // Members: best effort. A registration completes while etcd is away; what could not be written is
@@ -802,9 +971,20 @@ class EtcdStore implements ClusterStore {
           if (client === undefined) return
           try {
             const s = await client.maintenance.status({})
+            // etcd checks neither Status nor lease keepalives against the user: a read under the prefix
+            // is what proves that our credentials (password, permissions, certificate) still work.
+            if (this.#cfg.auth !== null) await client.get(`${this.#p}check`).exec()
             this.#endpoints.set(e, { endpoint: e, healthy: true, version: s.version, raftLeader: s.leader === s.header.member_id, error: null, checkedAtMs: Date.now() })
+            this.#credentialError = undefined // an authenticated request went through
           } catch (err) {
-            this.#endpoints.set(e, { endpoint: e, healthy: false, version: null, raftLeader: false, error: errText(err).slice(0, 200), checkedAtMs: Date.now() })
+            let cause = err
+            // grpc reports a refused TLS handshake as UNAVAILABLE: ask the endpoint ourselves.
+            if (etcdErrorKind(err) === 'unavailable' && this.#cfg.tls !== null && e.startsWith('https://')) {
+              const why = await probeTls(this.#cfg, 2000, e)
+              if (why !== undefined && etcdErrorKind(new Error(why)) === 'tls') cause = new Error(`TLS to ${e} fails: ${why}`)
+            }
+            this.#endpoints.set(e, { endpoint: e, healthy: false, version: null, raftLeader: false, error: errText(cause).slice(0, 200), checkedAtMs: Date.now() })
+            if (etcdErrorKind(cause) !== 'unavailable') this.#setAvailable(false, cause)
           }
         }),
       )
@@ -832,6 +1012,9 @@ class EtcdStore implements ClusterStore {
       available: this.#available,
       availableSinceMs: this.#availableSinceMs,
       lastError: this.#lastError,
+      lastErrorKind: this.#lastErrorKind,
+      errors: { ...this.#errors },
+      security: { tls: this.#cfg.tls !== null, clientCert: this.#cfg.tls?.cert != null, user: this.#cfg.auth?.user ?? null },
       endpoints: [...this.#endpoints.values()],
       instances: [...this.#instances.values()].sort((a, b) => a.id.localeCompare(b.id)),
       keyFingerprint: this.#sealer.fingerprint,
@@ -889,6 +1072,71 @@ async function keepaliveOnce(client: Etcd3, leaseId: string, deadline: number): 
     })
   } finally {
     stream.end()
+  }
+}
+
+/** OpenSSL's "…:ssl3_read_bytes:sslv3 alert bad certificate:…" → what an operator can act on. */
+function tlsReason(message: string): string {
+  const text = message.replace(/\s+/g, ' ')
+  const alert = /alert ([a-z ]+?)(?::|$)/i.exec(text)?.[1]
+  if (alert !== undefined) {
+    const who = /bad certificate|unknown ca|certificate required|certificate unknown|unsupported certificate|certificate revoked|certificate expired/i.test(alert) ? ': etcd does not accept this client certificate' : ''
+    return `etcd sent the TLS alert "${alert}"${who}`
+  }
+  return text.slice(0, 300)
+}
+
+/** A failed first request, as a typed StoreError that says what to fix. */
+async function connectError(cfg: EtcdStoreConfig, err: unknown): Promise<StoreError> {
+  const where = cfg.endpoints.join(', ')
+  const kind = etcdErrorKind(err)
+  if (kind === 'auth') {
+    return new StoreError('ERR_STATE_AUTH', `etcd (${where}) refuses user ${cfg.auth?.user ?? '(none)'}: wrong password (from ${cfg.auth?.source ?? 'nowhere'}) or no such user${cfg.auth === null ? '; etcd has auth enabled: set store.auth' : ''}`, { cause: err })
+  }
+  if (kind === 'permission') {
+    return new StoreError('ERR_STATE_AUTH', `etcd user ${cfg.auth?.user ?? '(none)'} may not read ${cfg.prefix}: grant it readwrite on the prefix (etcdctl role grant-permission ROLE --prefix=true readwrite ${cfg.prefix})`, { cause: err })
+  }
+  if (cfg.tls !== null) {
+    const why = await probeTls(cfg)
+    if (why !== undefined && etcdErrorKind(new Error(why)) === 'tls') return new StoreError('ERR_STATE_TLS', `TLS to etcd (${where}) fails: ${why} (check store.tls: caFile ${cfg.tls.caFile}${cfg.tls.certFile !== null ? `, certFile ${cfg.tls.certFile}` : ', no client certificate'})`, { cause: err })
+  }
+  return new StoreError('ERR_STATE_UNAVAILABLE', `etcd (${where}) does not answer: ${errText(err)}`, { cause: err })
+}
+
+/**
+ * Reads what `gdoi-ks export-key` needs from etcd without joining the cluster (no lease, no
+ * election): the key check (is this the cluster's keyEncryptionKey?) and a sealed signing key.
+ */
+export async function readSigningKeyFromEtcd(cfg: EtcdStoreConfig, label: string): Promise<SigningKey> {
+  const client = new Etcd3(etcdClientOptions(cfg, [...cfg.endpoints]))
+  const sealer = createSealer(cfg.keyEncryptionKey.reveal())
+  try {
+    const checkKey = `${cfg.prefix}check`
+    let check: string | null
+    try {
+      check = await client.get(checkKey).string()
+    } catch (err) {
+      throw await connectError(cfg, err)
+    }
+    if (check === null) throw new SigningKeyError(`no key server has used etcd under ${cfg.prefix} yet (no ${checkKey}); start one first`)
+    let ok = false
+    try {
+      ok = Buffer.from(sealer.open(check, checkKey)).toString() === CHECK_PLAINTEXT
+    } catch {
+      ok = false
+    }
+    if (!ok) throw new StoreError('ERR_STATE_KEY', `the keyEncryptionKey (fingerprint ${sealer.fingerprint}) is not the one the key servers under ${cfg.prefix} use`)
+    const key = `${cfg.prefix}signing/${label}`
+    const sealed = await client.get(key).string()
+    if (sealed === null) throw new SigningKeyError(`etcd:${key} does not exist (it is generated by the first key server that starts with signingKey: generate, label ${label})`)
+    const pem = sealer.open(sealed, key)
+    try {
+      return describeSigningKey(createPrivateKey(Buffer.from(pem)), label, `etcd:${key}`, false)
+    } finally {
+      pem.fill(0)
+    }
+  } finally {
+    client.close()
   }
 }
 

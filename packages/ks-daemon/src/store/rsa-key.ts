@@ -124,6 +124,11 @@ export function exportSigningKeyPem(key: SigningKey): string {
   return key.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
 }
 
+/** SubjectPublicKeyInfo PEM of the public key (what GMs verify pushes with; safe to publish). */
+export function exportPublicKeyPem(key: SigningKey): string {
+  return createPublicKey(key.privateKey).export({ format: 'pem', type: 'spki' }).toString()
+}
+
 /** What the state remembers about the key (never the key). */
 export function signingKeyRef(key: SigningKey): SigningKeyRef {
   return { label: key.label, path: key.path, bits: key.bits, spkiSha256: key.spkiSha256 }
