@@ -12,7 +12,8 @@
 //   node … scale.ts fanout --count 10000 [--runs 5] [--multicast]
 // Other options: --fresh-dh-key (every simulated GM draws its own DH key: the simulator then needs as
 // much CPU as the KS and becomes the bottleneck on 2 cores), --settle-ms (10000), --push-delay-ms
-// (2000), --ks-node-args "…", --keep (leave the temporary KS directories).
+// (2000), --ks-node-args "…", --keep (leave the temporary KS directories), --steady-ms T (storm: KS
+// RSS and heap read again T ms after the last registration), --no-heap (storm: no heap probe in the KS).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs'
@@ -42,6 +43,10 @@ interface Args {
   readonly keep: boolean
   /** Idle time after the storm before the KS's RSS is read (default 10 s). */
   readonly settleMs: number
+  /** Storm: also read the KS's heap after a forced GC (ks-daemon/bench/heap-probe.mjs); --no-heap: not. */
+  readonly heap: boolean
+  /** Storm: a second memory reading this long after the storm (the exchange caches expired), or none. */
+  readonly steadyMs: number | undefined
   readonly pushDelayMs: number
 }
 
@@ -65,6 +70,8 @@ function parseArgs(argv: readonly string[]): Args {
     ksArgs: (get('--ks-node-args') ?? '').split(' ').filter((s) => s !== ''),
     keep: argv.includes('--keep'),
     settleMs: Number(get('--settle-ms') ?? 10_000),
+    heap: mode === 'storm' && !argv.includes('--no-heap'),
+    steadyMs: get('--steady-ms') !== undefined ? Number(get('--steady-ms')) : undefined,
     pushDelayMs: Number(get('--push-delay-ms') ?? 2000),
   }
 }
@@ -137,7 +144,7 @@ interface RunningKs {
 
 async function startKs(setup: KsSetup, nodeArgs: readonly string[], netns: string | undefined): Promise<RunningKs> {
   const cmd = [...nodeArgs, KS_BIN, '--config', setup.config]
-  const opts = { stdio: ['ignore', 'ignore', 'pipe'] as ['ignore', 'ignore', 'pipe'], env: childEnv() }
+  const opts = { stdio: ['ignore', 'ignore', 'pipe'] as ['ignore', 'ignore', 'pipe'], env: childEnv({ GDOI_HEAP_PROBE_OUT: heapProbeFile(setup) }) }
   const proc = netns === undefined ? spawn(process.execPath, cmd, opts) : spawn('ip', ['netns', 'exec', netns, process.execPath, ...cmd], opts)
   const ks: RunningKs = { proc, pid: proc.pid ?? 0, stderr: '', stopping: false }
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
@@ -177,6 +184,38 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+// ---- the KS's heap (storm) -----------------------------------------------------------------------------
+
+const HEAP_PROBE = join(ROOT, 'packages/ks-daemon/bench/heap-probe.mjs')
+const heapProbeFile = (setup: KsSetup): string => join(setup.dir, 'heap-probe.jsonl')
+
+interface HeapFigures {
+  /** RSS after the forced GC (bytes). */
+  readonly rss: number
+  /** V8 heap in use after a full GC: the live objects. */
+  readonly heapUsed: number
+  /** Memory outside the V8 heap held by JS objects (Buffers, typed arrays). */
+  readonly external: number
+}
+
+/** Asks the KS's heap probe for a full GC and its memory figures (SIGUSR2 → a line in heap-probe.jsonl). */
+async function readHeap(setup: KsSetup, pid: number): Promise<HeapFigures> {
+  const file = heapProbeFile(setup)
+  const lines = (): string[] => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter((l) => l !== '') : [])
+  const had = lines().length
+  process.kill(pid, 'SIGUSR2')
+  for (let i = 0; i < 600; i++) {
+    const now = lines()
+    if (now.length > had) {
+      const h = JSON.parse(now[now.length - 1] as string) as HeapFigures & { gc: boolean }
+      if (!h.gc) throw new Error('the KS heap probe could not force a GC (--expose-gc missing)')
+      return h
+    }
+    await sleep(50)
+  }
+  throw new Error('the KS heap probe did not answer in 30 s')
+}
 
 /** The PID of the node process (under `ip netns exec`, the child of the ip process). */
 function nodePid(ks: RunningKs, netns: string | undefined): number {
@@ -237,6 +276,12 @@ interface StormRun {
   readonly ksRssAfterKiB: number
   readonly ksPeakKiB: number
   readonly bytesPerGm: number
+  /** Heap used after a forced GC: before the storm, settled (after the RSS reading), steady (--steady-ms). */
+  readonly heapBefore: HeapFigures | undefined
+  readonly heapSettled: HeapFigures | undefined
+  readonly heapSteady: HeapFigures | undefined
+  /** RSS (KiB) at --steady-ms, read before its forced GC. */
+  readonly ksRssSteadyKiB: number | undefined
   readonly ksRegistrations: number
   readonly load: readonly number[]
 }
@@ -259,7 +304,7 @@ let portSeq = 20000 + Math.floor(Math.random() * 20000)
 async function withKs<T>(a: Args, signingKey: string, multicast: string | undefined, netns: string | undefined, body: (setup: KsSetup, ks: RunningKs, pid: number) => Promise<T>, tag: string): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'gdoi-bench-'))
   const setup = ksConfig(dir, signingKey, portSeq++, netns !== undefined ? '127.0.0.1' : '127.9.0.1', multicast)
-  const nodeArgs = [...a.ksArgs, ...(a.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-dir', a.cpuProf, '--cpu-prof-name', `ks-${tag}.cpuprofile`] : [])]
+  const nodeArgs = [...a.ksArgs, ...(a.heap ? ['--expose-gc', '--import', HEAP_PROBE] : []), ...(a.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-dir', a.cpuProf, '--cpu-prof-name', `ks-${tag}.cpuprofile`] : [])]
   const ks = await startKs(setup, nodeArgs, netns)
   try {
     return await body(setup, ks, nodePid(ks, netns))
@@ -275,6 +320,7 @@ async function stormRun(a: Args, n: number, signingKey: string, run: number): Pr
   return withKs(a, signingKey, undefined, undefined, async (setup, _ks, pid) => {
     await sleep(300)
     const before = rssKiB(pid).rss
+    const heapBefore = a.heap ? await readHeap(setup, pid) : undefined
     let peak = before
     const sampler = setInterval(() => {
       try {
@@ -293,8 +339,17 @@ async function stormRun(a: Args, n: number, signingKey: string, run: number): Pr
     }
     const atEnd = rssKiB(pid).rss
     const ksCpuMs = cpuMs(pid) - cpu0
+    const endMs = Date.now()
     await sleep(a.settleMs)
     const after = rssKiB(pid)
+    const heapSettled = a.heap ? await readHeap(setup, pid) : undefined
+    let ksRssSteadyKiB: number | undefined
+    let heapSteady: HeapFigures | undefined
+    if (a.steadyMs !== undefined) {
+      await sleep(Math.max(0, endMs + a.steadyMs - Date.now()))
+      ksRssSteadyKiB = rssKiB(pid).rss
+      if (a.heap) heapSteady = await readHeap(setup, pid)
+    }
     const st = (await controlRequest(setup.socket, { cmd: 'status' }, { timeoutMs: 60_000 })) as { counters: Record<string, number> }
     const r: StormRun = {
       n,
@@ -309,6 +364,10 @@ async function stormRun(a: Args, n: number, signingKey: string, run: number): Pr
       ksRssAfterKiB: after.rss,
       ksPeakKiB: Math.max(peak, after.hwm),
       bytesPerGm: ((after.rss - before) * 1024) / n,
+      heapBefore,
+      heapSettled,
+      heapSteady,
+      ksRssSteadyKiB,
       ksRegistrations: st.counters['registrations'] ?? 0,
       load,
     }
@@ -316,7 +375,11 @@ async function stormRun(a: Args, n: number, signingKey: string, run: number): Pr
     process.stderr.write(
       `storm N=${n} run ${run}: ${g.registered}/${n} registered in ${(g.elapsedMs / 1000).toFixed(2)} s (${g.perSec}/s), floor ${(floorMs / 1000).toFixed(2)} s ` +
         `(${Math.round(floor.usPerRegistration)} CPU µs/reg), ratio ${r.ratio.toFixed(2)}; KS CPU ${(ksCpuMs / 1000).toFixed(2)} s, CPU ratio ${r.cpuRatio.toFixed(2)}; KS RSS ${(before / 1024).toFixed(0)}→${(atEnd / 1024).toFixed(0)} at the end→${(after.rss / 1024).toFixed(0)} MiB settled ` +
-        `(peak ${(r.ksPeakKiB / 1024).toFixed(0)}), ${Math.round(r.bytesPerGm)} B/GM, load ${load.join(' ')}\n`,
+        `(peak ${(r.ksPeakKiB / 1024).toFixed(0)}), ${Math.round(r.bytesPerGm)} B/GM` +
+        (heapBefore !== undefined && heapSettled !== undefined ? `, heap after GC ${Math.round((heapSettled.heapUsed + heapSettled.external - heapBefore.heapUsed - heapBefore.external) / n)} B/GM settled` : '') +
+        (ksRssSteadyKiB !== undefined ? `; at ${a.steadyMs} ms: RSS ${Math.round(((ksRssSteadyKiB - before) * 1024) / n)} B/GM` : '') +
+        (heapBefore !== undefined && heapSteady !== undefined ? `, heap after GC ${Math.round((heapSteady.heapUsed + heapSteady.external - heapBefore.heapUsed - heapBefore.external) / n)} B/GM` : '') +
+        `, load ${load.join(' ')}\n`,
     )
     return r
   }, `storm-${n}-${run}`)
@@ -372,13 +435,19 @@ function fmt(x: number, d = 2): string {
 }
 
 function stormTable(runs: readonly StormRun[]): string {
-  const rows = ['| GMs | runs | time to all registered (s) | registrations/s | floor × N (s) | wall ratio (≤ 2) | KS CPU (s) | KS CPU ratio | KS RSS before → at the end → settled (MiB) | KS peak RSS (MiB) | KS memory per GM, settled (≤ 2048 B) | at the end | retransmits | load avg |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|']
+  const rows = ['| GMs | runs | time to all registered (s) | registrations/s | floor × N (s) | wall ratio (≤ 2) | KS CPU (s) | KS CPU ratio | KS RSS before → at the end → settled (MiB) | KS peak RSS (MiB) | KS memory per GM, settled (≤ 2048 B) | at the end | heap used after GC per GM, settled | RSS / heap per GM, steady | retransmits | load avg |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|']
   for (const n of [...new Set(runs.map((r) => r.n))]) {
     const rs = runs.filter((r) => r.n === n)
     const m = (f: (r: StormRun) => number): number => median(rs.map(f))
+    const mh = (f: (r: StormRun) => number | undefined): string => {
+      const xs = rs.map(f).filter((x): x is number => x !== undefined)
+      return xs.length === 0 ? '—' : `${fmt(median(xs), 0)} B`
+    }
+    const heapPerGm = (r: StormRun, h: HeapFigures | undefined): number | undefined =>
+      r.heapBefore === undefined || h === undefined ? undefined : (h.heapUsed + h.external - r.heapBefore.heapUsed - r.heapBefore.external) / r.n
     rows.push(
       `| ${n.toLocaleString('en-US')} | ${rs.length} | ${fmt(m((r) => r.sim.registration.elapsedMs) / 1000)} | ${fmt(m((r) => r.sim.registration.perSec), 0)} | ${fmt(m((r) => r.floorMs) / 1000)} | **${fmt(m((r) => r.ratio))}** | ${fmt(m((r) => r.ksCpuMs) / 1000)} | **${fmt(m((r) => r.cpuRatio))}** | ` +
-        `${fmt(m((r) => r.ksRssBeforeKiB) / 1024, 0)} → ${fmt(m((r) => r.ksRssAtEndKiB) / 1024, 0)} → ${fmt(m((r) => r.ksRssAfterKiB) / 1024, 0)} | ${fmt(m((r) => r.ksPeakKiB) / 1024, 0)} | **${fmt(m((r) => r.bytesPerGm), 0)} B** | ${fmt(m((r) => ((r.ksRssAtEndKiB - r.ksRssBeforeKiB) * 1024) / r.n), 0)} B | ${fmt(m((r) => r.sim.registration.retransmits), 0)} | ${rs.map((r) => r.load[0]).join(', ')} |`,
+        `${fmt(m((r) => r.ksRssBeforeKiB) / 1024, 0)} → ${fmt(m((r) => r.ksRssAtEndKiB) / 1024, 0)} → ${fmt(m((r) => r.ksRssAfterKiB) / 1024, 0)} | ${fmt(m((r) => r.ksPeakKiB) / 1024, 0)} | **${fmt(m((r) => r.bytesPerGm), 0)} B** | ${fmt(m((r) => ((r.ksRssAtEndKiB - r.ksRssBeforeKiB) * 1024) / r.n), 0)} B | ${mh((r) => heapPerGm(r, r.heapSettled))} | ${mh((r) => (r.ksRssSteadyKiB === undefined ? undefined : ((r.ksRssSteadyKiB - r.ksRssBeforeKiB) * 1024) / r.n))} / ${mh((r) => heapPerGm(r, r.heapSteady))} | ${fmt(m((r) => r.sim.registration.retransmits), 0)} | ${rs.map((r) => r.load[0]).join(', ')} |`,
     )
   }
   const all = runs.map((r) => `N=${r.n}: ${fmt(r.sim.registration.elapsedMs / 1000)} s / floor ${fmt(r.floorMs / 1000)} s = ${fmt(r.ratio)}, KS CPU ${fmt(r.ksCpuMs / 1000)} s = ${fmt(r.cpuRatio)} × floor (floor ${Math.round(r.floor.usPerRegistration)} CPU µs/reg, ${Math.round(r.floor.wallUsPerRegistration)} wall µs/reg, modexp ${Math.round(r.floor.modexpUs)} µs), load ${r.load[0]}, ${Math.round(r.bytesPerGm)} B/GM, p50/p99 latency ${r.sim.registration.latencyMs.p50}/${r.sim.registration.latencyMs.p99} ms, simulator CPU ${r.sim.cpuSec} s, failed ${r.sim.registration.failed}`)

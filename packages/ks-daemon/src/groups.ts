@@ -28,12 +28,59 @@ export function memberKey(e: Endpoint): string {
   return `${e.address}:${e.port}`
 }
 
+/** One frozen empty sender-ID list for every member that has none (not an array per member). */
+export const NO_SENDER_IDS: readonly number[] = Object.freeze([])
+
+/**
+ * A group's members by `address:port`, remembering which keys changed since the last save took them
+ * (persist.ts writes only those — a journal record per member — instead of the whole list).
+ */
+export class MemberMap extends Map<string, MemberState> {
+  #dirty = new Set<string>()
+
+  override set(key: string, m: MemberState): this {
+    // a member without sender IDs shares one empty list
+    const v = m.senderIds.length === 0 && m.senderIds !== NO_SENDER_IDS ? { ...m, senderIds: NO_SENDER_IDS } : m
+    super.set(key, v)
+    this.#dirty.add(key)
+    return this
+  }
+
+  override delete(key: string): boolean {
+    const had = super.delete(key)
+    if (had) this.#dirty.add(key)
+    return had
+  }
+
+  override clear(): void {
+    for (const k of this.keys()) this.#dirty.add(k)
+    super.clear()
+  }
+
+  /** The keys changed since the last call (or since `markSaved`), and forgets them. */
+  takeDirty(): Set<string> {
+    const d = this.#dirty
+    this.#dirty = new Set()
+    return d
+  }
+
+  /** A full save took everything: nothing is pending. */
+  markSaved(): void {
+    this.#dirty.clear()
+  }
+
+  /** A write of `keys` failed: they are pending again. */
+  restoreDirty(keys: Iterable<string>): void {
+    for (const k of keys) this.#dirty.add(k)
+  }
+}
+
 export class GroupRuntime {
   cfg: KsGroupConfig
   kek: KekState | null
   readonly retiredKeks: RetiredKek[] = []
   teks: LiveTek[]
-  readonly members = new Map<string, MemberState>()
+  readonly members = new MemberMap()
   senderIdNext: number
   signing: SigningKey | undefined
   /** Rekeys sent since start (status: "Rekeys sent"). */

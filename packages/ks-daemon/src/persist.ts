@@ -5,14 +5,21 @@
 // it starts (so it holds all their changes). A registration storm thus costs one write per write time,
 // not one per member (bench/README.md, "storm"). `saveSoon()` coalesces routine updates (ACKs,
 // members) into one save a moment later.
+// A write for registrations only ('registration') is incremental when the store can (saveMembers: the
+// file store's journal): just the members that changed since the last write (MemberMap's dirty keys),
+// with the groups' senderIdNext. Every other reason writes the whole state, which also starts the
+// journal over; so does a registration write once the store says its journal is large.
 import type { Clock, Logger } from '@gdoi/daemon-kit'
 import { DiagChannel, LogEvent, publish } from '@gdoi/daemon-kit'
-import { KS_STATE_VERSION, type GroupState, type KsState, type KsStore } from './store/index.js'
-import type { GroupTable } from './groups.js'
+import { KS_STATE_VERSION, type GroupState, type KsState, type KsStore, type MemberChange } from './store/index.js'
+import type { GroupRuntime, GroupTable } from './groups.js'
 import { Counter, type Counters } from './counters.js'
 
 /** Delay of a coalesced save. */
 export const SAVE_SOON_MS = 1000
+
+/** The save() reason of a registration (main.ts): these writes may be incremental. */
+export const REGISTRATION_REASON = 'registration'
 
 export class StatePersister {
   readonly #store: KsStore
@@ -23,6 +30,12 @@ export class StatePersister {
   #cancelSoon: (() => void) | undefined
   #closed = false
   lastSavedMs: number | undefined
+  /** savedAtMs of the last snapshot (each snapshot gets a later one: the journal names its state by it). */
+  #lastSnapshotMs = -Infinity
+  /** A write failed: the next one must be a full save (what failed may be more than the dirty members). */
+  #needFull = true
+  /** Incremental (member) writes done, for tests and status. */
+  memberWrites = 0
 
   constructor(store: KsStore, groups: GroupTable, clock: Clock, log: Logger, counters: Counters) {
     this.#store = store
@@ -35,7 +48,9 @@ export class StatePersister {
   snapshot(): KsState {
     const groups: Record<string, GroupState> = {}
     for (const g of this.#groups.all()) groups[g.name] = g.toState()
-    return { version: KS_STATE_VERSION, savedAtMs: this.#clock.nowMs(), groups }
+    const savedAtMs = Math.max(this.#clock.nowMs(), Math.floor(this.#lastSnapshotMs) + 1)
+    this.#lastSnapshotMs = savedAtMs
+    return { version: KS_STATE_VERSION, savedAtMs, groups }
   }
 
   /**
@@ -84,15 +99,36 @@ export class StatePersister {
 
   async #writeNow(reasons: readonly string[]): Promise<void> {
     const reason = reasons.join(', ')
-    const state = this.snapshot()
+    const store = this.#store
+    const incremental = store.saveMembers !== undefined && !this.#needFull && reasons.every((r) => r === REGISTRATION_REASON) && store.membersJournalFull?.() !== true
+    let savedAtMs = this.#clock.nowMs()
+    const taken: Array<[GroupRuntime, Set<string>]> = []
     try {
-      await this.#store.save(state)
+      if (incremental && store.saveMembers !== undefined) {
+        const changes: MemberChange[] = []
+        for (const g of this.#groups.all()) {
+          const dirty = g.members.takeDirty()
+          if (dirty.size === 0) continue
+          taken.push([g, dirty])
+          for (const key of dirty) changes.push({ group: g.name, key, member: g.members.get(key) ?? null, senderIdNext: g.senderIdNext })
+        }
+        if (changes.length > 0) await store.saveMembers(changes)
+        this.memberWrites++
+      } else {
+        for (const g of this.#groups.all()) g.members.markSaved()
+        const state = this.snapshot()
+        savedAtMs = state.savedAtMs
+        await store.save(state)
+        this.#needFull = false
+      }
     } catch (err) {
+      for (const [g, keys] of taken) g.members.restoreDirty(keys)
+      this.#needFull = true
       this.#counters.inc(Counter.STATE_SAVE_FAILED)
       this.#log.error({ event: LogEvent.STATE_SAVED, ok: false, reason, err }, 'saving the key server state failed')
       throw err
     }
-    this.lastSavedMs = state.savedAtMs
+    this.lastSavedMs = savedAtMs
     this.#counters.inc(Counter.STATE_SAVED)
     this.#log.debug({ event: LogEvent.STATE_SAVED, reason }, 'state saved')
     for (const r of reasons) publish(DiagChannel.KS_STATE_SAVED, { reason: r })

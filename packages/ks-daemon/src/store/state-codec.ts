@@ -3,7 +3,7 @@
 // such instead of turning into a KS that hands out broken keys.
 import { z } from 'zod'
 import { asKey, formatPath, type EspTransformConfig, type KeyBytes } from '@gdoi/daemon-kit'
-import { KS_STATE_VERSION, StoreError, type GroupState, type KsState, type TekState } from './types.js'
+import { KS_STATE_VERSION, StoreError, type GroupState, type KsState, type MemberChange, type MemberState, type TekState } from './types.js'
 
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
@@ -108,6 +108,49 @@ const stateSchema = z.strictObject({
   savedAtMs: ms,
   groups: z.record(z.string().min(1), group),
 })
+
+const memberChangeSchema = z.strictObject({ g: z.string().min(1), k: z.string().min(1), m: member.nullable(), sid: z.int().min(0) })
+
+/** One journal record (file store) for a member change. */
+export function encodeMemberChange(c: MemberChange): string {
+  return JSON.stringify({ g: c.group, k: c.key, m: c.member && { ...c.member, senderIds: [...c.member.senderIds] }, sid: c.senderIdNext })
+}
+
+/** Checks one journal record; throws StoreError ERR_STATE_CORRUPT naming the damaged field. */
+export function decodeMemberChange(json: unknown, source: string): MemberChange {
+  const r = memberChangeSchema.safeParse(json, { reportInput: false })
+  if (!r.success) {
+    const detail = r.error.issues
+      .slice(0, 5)
+      .map((i) => `${formatPath(i.path) || '(top)'}: ${i.message}`)
+      .join('; ')
+    throw new StoreError('ERR_STATE_CORRUPT', `${source} is corrupt: ${detail}`)
+  }
+  return { group: r.data.g, key: r.data.k, member: r.data.m, senderIdNext: r.data.sid }
+}
+
+/** `state` with the changes applied (members replaced/removed by key, senderIdNext raised). Changes for
+ *  groups the state does not have are dropped (the group went from the configuration). */
+export function applyMemberChanges(state: KsState, changes: readonly MemberChange[]): KsState {
+  if (changes.length === 0) return state
+  const groups: Record<string, GroupState> = {}
+  for (const [name, g] of Object.entries(state.groups)) {
+    const mine = changes.filter((c) => c.group === name)
+    if (mine.length === 0) {
+      groups[name] = g
+      continue
+    }
+    const members = new Map<string, MemberState>(g.members.map((m) => [`${m.address}:${m.port}`, m]))
+    let sid = g.senderIdNext
+    for (const c of mine) {
+      if (c.member === null) members.delete(c.key)
+      else members.set(c.key, c.member)
+      sid = Math.max(sid, c.senderIdNext)
+    }
+    groups[name] = { ...g, members: [...members.values()], senderIdNext: sid }
+  }
+  return { ...state, groups }
+}
 
 /** JSON-ready object for a state (keys as base64). */
 export function encodeState(s: KsState): unknown {
