@@ -27,7 +27,14 @@ export const Counter = {
   IKE_ESTABLISHED: 'ike.established',
   IKE_FAILED: 'ike.failed', // + '.' + reason
   IKE_RETRANSMIT_ANSWERED: 'ike.retransmit-answered',
+  /** An MM1 dropped: the half-open table was full and every half-open SA was past MM3. */
   HALF_OPEN_LIMIT: 'ike.half-open-limit',
+  /** A half-open SA still waiting for MM3 evicted to make room for a new MM1 (a flood, sessions.ts). */
+  HALF_OPEN_EVICTED: 'ike.half-open-evicted',
+  /** A retransmitted MM1 (same cookie and source as one dropped at the cap) admitted ahead of the flood. */
+  HALF_OPEN_RETRANSMIT_ADMITTED: 'ike.half-open-retransmit-admitted',
+  /** Datagrams over `limits.maxDatagramBytes`, dropped before decoding. */
+  DROP_OVERSIZED: 'drop.oversized',
   PULL_RETRANSMIT_ANSWERED: 'pull.retransmit-answered',
   REGISTRATIONS: 'registrations',
   REFUSED: 'registrations.refused', // + '.' + reason

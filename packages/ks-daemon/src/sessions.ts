@@ -2,9 +2,10 @@
 // key everything per phase-1 SA by cookies and per exchange by (cookies, M-ID)).
 //   * a byte-identical repeat of a request is answered from the exchange's cache, never processed twice
 //     (the @gdoi/wire responders keep the last request/response pair);
-//   * half-open SAs (Main Mode not finished) are capped (`maxHalfOpen`, further MM1s are dropped) and
-//     abandoned after `exchangeMaxMs`; established SAs expire at their phase-1 lifetime, and a peer that
-//     says INITIAL-CONTACT loses its older SAs;
+//   * half-open SAs (Main Mode not finished) are capped (`maxHalfOpen`) and abandoned after
+//     `exchangeMaxMs`; when the table is full, a new MM1 evicts the oldest SA still waiting for MM3
+//     (see "Half-open SAs under a flood" below); established SAs expire at their phase-1 lifetime, and a
+//     peer that says INITIAL-CONTACT loses its older SAs;
 //   * PULL4 is sent only after the registration (member list, sender IDs) is durable in the store.
 import type { Endpoint, KeyLog, Logger } from '@gdoi/daemon-kit'
 import { DiagChannel, LogEvent, formatEndpoint, publish, sameEndpoint } from '@gdoi/daemon-kit'
@@ -36,12 +37,17 @@ import {
 import { Counter, type Counters } from './counters.js'
 import { describeId } from './identity.js'
 import { DeadlineQueue } from './deadline-queue.js'
-import { packSa, unpackSa, type PackedSa } from './packed-sa.js'
+import { SaProfiles, packSa, packedExpireAtMs, unpackSa } from './packed-sa.js'
+import { AnswerCache } from './answer-cache.js'
 import type { Clock } from '@gdoi/daemon-kit'
 
 export interface SessionLimits {
-  /** Main Modes in progress at once (default 10000); further MM1s are dropped. */
+  /** Main Modes in progress at once (default 10000). When full, a new MM1 evicts the oldest SA that is
+   *  still waiting for MM3 and older than `halfOpenMinAgeMs`; otherwise the MM1 is dropped. */
   readonly maxHalfOpen: number
+  /** A half-open SA waiting for MM3 is evicted only once it is this old (default 5000 ms), unless the new
+   *  MM1 comes from a registered member (`SessionDeps.knownPeer`). */
+  readonly halfOpenMinAgeMs?: number
   /** A half-open exchange / an unfinished PULL is abandoned after this long (default 120 s). */
   readonly exchangeMaxMs: number
   /** Established phase-1 SAs kept per peer address (oldest deleted first, default 4). */
@@ -49,6 +55,12 @@ export interface SessionLimits {
   /** GROUPKEY-PULL exchanges per phase-1 SA at once (default 4). */
   readonly maxPullsPerSa: number
 }
+
+/** See "Half-open SAs under a flood". */
+export const DEFAULT_HALF_OPEN_MIN_AGE_MS = 5000
+/** Remembered dropped MM1s (an 8 MiB table, overwritten freely): at 100 000 drops/s a GM's retransmission
+ *  7 s later still finds its first MM1 with probability e^(-0.7 M / 2^21) ≈ 0.7. */
+const DROPPED_MM1_SLOTS = 1 << 21
 
 export const DEFAULT_SESSION_LIMITS: SessionLimits = { maxHalfOpen: 10_000, exchangeMaxMs: 120_000, maxSasPerPeer: 4, maxPullsPerSa: 4 }
 
@@ -67,6 +79,8 @@ export interface SessionDeps {
   readonly onPullFailed: (reason: PullKsFailure, peer: Endpoint, sa: Phase1Sa) => void
   readonly replay: HashMemory
   readonly limits: SessionLimits
+  /** A registered member's endpoint: its MM1 may evict a half-open SA younger than halfOpenMinAgeMs. */
+  readonly knownPeer?: (peer: Endpoint) => boolean
   readonly idLengthWidth: 1 | 2
 }
 
@@ -82,36 +96,74 @@ interface PullEntry {
 }
 
 /**
- * One phase-1 SA, half-open or established. Held for every registered member for the SA lifetime, so
- * it is kept small (bench/README.md "storm"): the established SA is packed (packed-sa.ts), timers are
- * deadlines in one shared queue, and the maps exist only while something is in them.
+ * One phase-1 SA that is half-open or busy (an exchange under it in progress). An established SA with
+ * nothing in progress — every registered member's, for the SA lifetime — is not kept as an IkeEntry but
+ * packed into one string in `#idle` (packed-sa.ts), and woken into an IkeEntry again when a datagram
+ * under it arrives (bench/README.md "storm", KS memory per GM).
  */
 interface IkeEntry {
   readonly key: string
   readonly peer: Endpoint
   readonly createdMs: number
   /** Main Mode in progress; after it, the done state (its MM5→MM6 cache answers a repeated MM5) until
-   *  the first message under the new SA shows that MM6 arrived. */
+   *  the first message under the new SA shows that MM6 arrived (or `exchangeMaxMs` passed). */
   responder: MainModeResponder | undefined
-  /** Established: the SA, packed (or as it is when it does not pack). */
-  packed: PackedSa | undefined
-  plainSa: Phase1Sa | undefined
+  /** Established: the SA. */
+  sa: Phase1Sa | undefined
   establishedMs: number | undefined
   /** SA lifetime end (established) or Main Mode 'expire' timer (half-open): a deadline in the queue. */
   expireAtMs: number | undefined
   pulls: Map<number, PullEntry> | undefined
 }
 
+// ---- Half-open SAs under a flood ----------------------------------------------------------------
+// An IKEv1 Main Mode responder cannot be stateless: HASH_I (RFC 2409 §5) covers SAi_b, the whole SA
+// payload of MM1, so the responder must keep MM1's SA payload (and the cookies) until MM3/MM5 — a
+// cookie exchange like IKEv2's cannot replace that state. So the state is bounded instead:
+//   * at most `maxHalfOpen` half-open SAs (≈ 1 KiB each: the responder state with MM1/MM2 cached);
+//   * when the table is full, the MM1 evicts the OLDEST SA still waiting for MM3 (MM2 sent, nothing
+//     since). A spoofed source never sees MM2 and never sends MM3; a legitimate initiator answers MM2
+//     within a round trip (plus its time in our receive queue) and leaves that list. Oldest-first makes
+//     survival deterministic, random eviction would not;
+//   * but only an SA at least `halfOpenMinAgeMs` (5 s) old: a legitimate GM always gets that long to
+//     answer (its MM3 may wait behind thousands of flood datagrams in our receive queue), and under a
+//     flood new SAs are admitted at most at maxHalfOpen / 5 s (2 000/s by default, below what one core
+//     answers). The MM1s beyond that are dropped before any work (no responder state, no MM2 to send:
+//     several times cheaper than answering), which keeps the receive queue draining — the MM3s, MM5s and
+//     PULLs of GMs already in progress are not lost in a full socket buffer. A registered member (re-registering after a restart or a lost
+//     KEK) is recognised by its address and port: its MM1 may evict a younger SA, and its SA is never
+//     evicted (one per member endpoint; a newer MM1 from that endpoint replaces it), because under a
+//     flood its MM3 may need several retransmissions to get through a full receive queue. A spoofer must
+//     know and forge members' endpoints to compete with them, and pins at most one SA per member;
+//   * a GM that is not (yet) a member retransmits its dropped MM1 — the same cookie from the same
+//     source — a few seconds later; a spoofer with fresh cookies does not. MM1s dropped at the cap are
+//     remembered (a keyed 32-bit hash in a fixed 2^21-slot table, 8 MiB) and a repeat may evict a
+//     young SA like a member's. A spoofer repeating every MM1 doubles its cost to compete;
+//   * SAs past MM3 cost the peer a DH and a reachable address; they are never evicted (when only those
+//     remain, MM1s are dropped as before). Everything else as before: an SA expires after
+//     `exchangeMaxMs`; memory stays at the cap until the entries expire.
+
 /** Deadline `sub` codes besides PULL message IDs (which are ≥ 0). */
 const SUB_SA_LIFETIME = -1
 const SUB_MM_EXPIRE = -2
+/** An established SA's MM5→MM6 cache is dropped `exchangeMaxMs` after Main Mode even if unused. */
+const SUB_MM_CACHE = -3
+/** Answers of finished PULLs (AnswerCache) fall due. */
+const SUB_ANSWERS = -4
+
+/**
+ * How long a finished GROUPKEY-PULL's PULL4 answers a repeated PULL3 (at most `exchangeMaxMs`). A GM
+ * retransmits PULL3 for 5 × 7 s = 35 s (gdoi-wire DEFAULT_RETRANSMIT) and then starts over with a new
+ * exchange; a minute covers that with room for a slower peer. (It was `exchangeMaxMs`, 120 s.)
+ */
+export const PULL_ANSWER_KEEP_MS = 60_000
 
 function established(e: IkeEntry): boolean {
   return e.establishedMs !== undefined
 }
 
 function saOf(e: IkeEntry): Phase1Sa | undefined {
-  return e.plainSa ?? (e.packed !== undefined ? unpackSa(e.packed) : undefined)
+  return e.sa
 }
 
 export interface IkeSaInfo {
@@ -136,14 +188,41 @@ function isZero(b: Uint8Array): boolean {
 export class Sessions {
   readonly #d: SessionDeps
   readonly #byCookie = new Map<string, IkeEntry>()
-  /** Established SAs by peer address (INITIAL-CONTACT and maxSasPerPeer without a scan of every SA). */
-  readonly #byAddress = new Map<string, IkeEntry | IkeEntry[]>()
+  /** Established SAs with nothing in progress, packed (packed-sa.ts), by the same key (icookie hex). */
+  readonly #idle = new Map<string, string>()
+  readonly #profiles = new SaProfiles()
+  /** PULL4s of finished exchanges, for a repeated PULL3 (PULL_ANSWER_KEEP_MS). */
+  readonly #answers = new AnswerCache()
+  /** An idle SA woken by the datagram being handled (put back to sleep after it, if nothing started). */
+  #woken: IkeEntry | undefined
+  /** Established SAs' keys by peer address (INITIAL-CONTACT and maxSasPerPeer without a scan of every SA). */
+  readonly #byAddress = new Map<string, string | string[]>()
   /** Every timer of every SA and exchange: SA lifetimes, Main Mode and PULL 'expire'. */
   readonly #deadlines: DeadlineQueue
   #halfOpen = 0
+  /** Half-open SAs that sent MM2 and wait for MM3, oldest first from `#mm3Head`: the eviction
+   *  candidates when the table is full. A queue with lazy deletion — an SA that moved on or went away is
+   *  skipped when it reaches the head — because a Map's iterator would walk over the holes of every
+   *  deleted entry on each eviction (quadratic under a flood). Compacted when mostly stale. */
+  #mm3Queue: (IkeEntry | undefined)[] = []
+  #mm3Head = 0
+  /** A registered member's newest half-open SA, by its endpoint: never evicted (its MM3 may need a few
+   *  retransmissions through a flooded receive queue), at most one per member endpoint. */
+  readonly #memberPending = new Map<string, IkeEntry>()
+  /** MM1s dropped at the cap, by a hash of (icookie, source): allocated at the first drop. */
+  #droppedMm1: Uint32Array | undefined
+  readonly #mm1HashKey: number
+  /** Evictions not yet logged (the debug line is rate-limited to one a second under a flood). */
+  #evictedUnlogged = 0
+  #evictLoggedMs = -Infinity
+  /** MM1s dropped at the cap and not logged yet (same rate limit). */
+  #mm1DroppedUnlogged = 0
+  #mm1DropLoggedMs = -Infinity
 
   constructor(deps: SessionDeps) {
     this.#d = deps
+    const k = deps.ctx.rng(4)
+    this.#mm1HashKey = (((k[0] ?? 0) << 24) | ((k[1] ?? 0) << 16) | ((k[2] ?? 0) << 8) | (k[3] ?? 0)) >>> 0
     this.#deadlines = new DeadlineQueue(deps.clock, (key, sub, atMs) => this.#due(key, sub, atMs))
   }
 
@@ -151,20 +230,85 @@ export class Sessions {
     return this.#halfOpen
   }
 
+  get maxHalfOpen(): number {
+    return this.#d.limits.maxHalfOpen
+  }
+
   /** Routes an ISAKMP datagram of exchange 2 (Main Mode), 5 (Informational) or 32 (PULL). */
   handle(h: IsakmpHeader, bytes: Uint8Array, from: Endpoint): void {
-    switch (h.exchange) {
-      case ExchangeType.IDENTITY_PROTECTION:
-        this.#mainMode(h, bytes, from)
-        return
-      case ExchangeType.INFORMATIONAL:
-        this.#informational(h, bytes, from)
-        return
-      case ExchangeType.GROUPKEY_PULL:
-        this.#pull(h, bytes, from)
-        return
-      default:
-        this.#drop('unexpected-exchange', from, { exchange: h.exchange })
+    try {
+      switch (h.exchange) {
+        case ExchangeType.IDENTITY_PROTECTION:
+          this.#mainMode(h, bytes, from)
+          return
+        case ExchangeType.INFORMATIONAL:
+          this.#informational(h, bytes, from)
+          return
+        case ExchangeType.GROUPKEY_PULL:
+          this.#pull(h, bytes, from)
+          return
+        default:
+          this.#drop('unexpected-exchange', from, { exchange: h.exchange })
+      }
+    } finally {
+      const w = this.#woken
+      this.#woken = undefined
+      if (w !== undefined) this.#maybeSleep(w)
+    }
+  }
+
+  // ---- idle established SAs -------------------------------------------------------------------------
+
+  /** The SA of `key` as an IkeEntry: the busy one, or the idle one woken (undefined: no such SA). */
+  #entry(key: string): IkeEntry | undefined {
+    const e = this.#byCookie.get(key)
+    if (e !== undefined) return e
+    const s = this.#idle.get(key)
+    if (s === undefined) return undefined
+    const x = unpackSa(this.#profiles, s)
+    const w: IkeEntry = { key, peer: x.peer, createdMs: x.createdMs, responder: undefined, sa: x.sa, establishedMs: x.establishedMs, expireAtMs: x.expireAtMs, pulls: undefined }
+    this.#idle.delete(key)
+    this.#byCookie.set(key, w)
+    this.#woken = w
+    return w
+  }
+
+  /** An established SA with nothing in progress goes back into `#idle`, packed. */
+  #maybeSleep(e: IkeEntry): void {
+    if (e.sa === undefined || e.establishedMs === undefined || e.expireAtMs === undefined || e.responder !== undefined) return
+    if ((e.pulls?.size ?? 0) > 0 || this.#byCookie.get(e.key) !== e) return
+    const packed = packSa(this.#profiles, { sa: e.sa, peer: e.peer, createdMs: e.createdMs, establishedMs: e.establishedMs, expireAtMs: e.expireAtMs })
+    if (packed === undefined) return // an unusual SA stays as it is
+    this.#byCookie.delete(e.key)
+    this.#idle.set(e.key, packed)
+  }
+
+  #createdMsOf(key: string): number {
+    const e = this.#byCookie.get(key)
+    if (e !== undefined) return e.createdMs
+    const s = this.#idle.get(key)
+    return s === undefined ? 0 : unpackSa(this.#profiles, s).createdMs
+  }
+
+  /** Removes an established SA, busy or idle. */
+  #removeKey(key: string): void {
+    const e = this.#byCookie.get(key)
+    if (e !== undefined) return this.#remove(e)
+    const s = this.#idle.get(key)
+    if (s === undefined) return
+    this.#idle.delete(key)
+    this.#unindex(key, unpackSa(this.#profiles, s).peer.address)
+    this.#answers.delete(key)
+    this.#maybeCompact()
+  }
+
+  #unindex(key: string, address: string): void {
+    const peers = this.#byAddress.get(address)
+    if (peers === key) this.#byAddress.delete(address)
+    else if (Array.isArray(peers)) {
+      const rest = peers.filter((x) => x !== key)
+      if (rest.length === 0) this.#byAddress.delete(address)
+      else this.#byAddress.set(address, rest.length === 1 ? (rest[0] as string) : rest)
     }
   }
 
@@ -176,8 +320,23 @@ export class Sessions {
   // ---- deadlines ----------------------------------------------------------------------------------
 
   #due(key: string, sub: number, atMs: number): void {
+    if (sub === SUB_ANSWERS) return this.#answers.expire(key, this.#d.clock.nowMs())
     const e = this.#byCookie.get(key)
-    if (e === undefined) return
+    if (e === undefined) {
+      const s = this.#idle.get(key)
+      if (sub === SUB_SA_LIFETIME && s !== undefined && packedExpireAtMs(s) === atMs) {
+        this.#d.log.debug({ event: LogEvent.IKE_EXPIRED, peer: formatEndpoint(unpackSa(this.#profiles, s).peer), icookie: key }, 'ISAKMP SA expired')
+        this.#removeKey(key)
+      }
+      return
+    }
+    if (sub === SUB_MM_CACHE) {
+      if (established(e) && e.responder !== undefined) {
+        e.responder = undefined
+        this.#maybeSleep(e)
+      }
+      return
+    }
     if (sub === SUB_MM_EXPIRE) {
       if (established(e) || e.expireAtMs !== atMs) return // stale
       e.expireAtMs = undefined
@@ -205,10 +364,15 @@ export class Sessions {
 
   /** Drops stale deadlines when most of the queue is (many SAs went away before their lifetime). */
   #maybeCompact(): void {
-    if (this.#deadlines.size < 4096 || this.#deadlines.size < 4 * this.#byCookie.size) return
+    if (this.#deadlines.size < 4096 || this.#deadlines.size < 4 * (this.#byCookie.size + this.#idle.size)) return
     this.#deadlines.compact((key, sub, atMs) => {
+      if (sub === SUB_ANSWERS) return this.#answers.has(key)
       const e = this.#byCookie.get(key)
-      if (e === undefined) return false
+      if (e === undefined) {
+        const s = this.#idle.get(key)
+        return sub === SUB_SA_LIFETIME && s !== undefined && packedExpireAtMs(s) === atMs
+      }
+      if (sub === SUB_MM_CACHE) return e.responder !== undefined
       return sub < 0 ? e.expireAtMs === atMs : e.pulls?.get(sub)?.expireAtMs === atMs
     })
   }
@@ -217,15 +381,32 @@ export class Sessions {
 
   #mainMode(h: IsakmpHeader, bytes: Uint8Array, from: Endpoint): void {
     const key = hexOf(h.icookie)
-    let e = this.#byCookie.get(key)
+    let e = this.#entry(key)
     if (e !== undefined && !sameEndpoint(e.peer, from)) return this.#drop('cookie-from-other-peer', from)
     if (e === undefined) {
       if (!isZero(h.rcookie)) return this.#drop('unknown-cookie', from)
-      if (this.#halfOpen >= this.#d.limits.maxHalfOpen) {
+      const member = this.#d.knownPeer?.(from) === true
+      if (member) {
+        // a member's newer MM1 supersedes its SA still waiting for MM3 (it restarted, or gave up on it)
+        const prev = this.#memberPending.get(formatEndpoint(from))
+        if (prev !== undefined && this.#waitsForMm3(prev)) this.#remove(prev)
+      }
+      // a retransmission of an MM1 dropped here before (same cookie, same source) is admitted like a member's
+      const full = this.#halfOpen >= this.#d.limits.maxHalfOpen
+      const repeat = full && !member && this.#droppedBefore(h.icookie, from)
+      if (full && !this.#evictOldestAwaitingMm3(member || repeat)) {
+        this.#rememberDropped(h.icookie, from)
         this.#d.counters.inc(Counter.HALF_OPEN_LIMIT)
-        this.#d.log.debug({ peer: formatEndpoint(from), limit: this.#d.limits.maxHalfOpen }, 'MM1 dropped: too many half-open SAs')
+        this.#mm1DroppedUnlogged++
+        const now = this.#d.clock.nowMs()
+        if (now - this.#mm1DropLoggedMs >= 1000) {
+          this.#d.log.debug({ event: LogEvent.DATAGRAM_DROPPED, reason: 'half-open-limit', peer: formatEndpoint(from), dropped: this.#mm1DroppedUnlogged, limit: this.#d.limits.maxHalfOpen }, 'MM1s dropped: half-open table full, no SA old enough to evict')
+          this.#mm1DroppedUnlogged = 0
+          this.#mm1DropLoggedMs = now
+        }
         return
       }
+      if (repeat) this.#d.counters.inc(Counter.HALF_OPEN_RETRANSMIT_ADMITTED)
       let responder: MainModeResponder
       try {
         responder = createResponder(this.#d.responderConfig(), from.address)
@@ -234,12 +415,79 @@ export class Sessions {
         return
       }
       // every field up front: one object shape, no out-of-object property store per SA
-      e = { key, peer: from, createdMs: this.#d.clock.nowMs(), responder, packed: undefined, plainSa: undefined, establishedMs: undefined, expireAtMs: undefined, pulls: undefined }
+      e = { key, peer: from, createdMs: this.#d.clock.nowMs(), responder, sa: undefined, establishedMs: undefined, expireAtMs: undefined, pulls: undefined }
       this.#byCookie.set(key, e)
       this.#halfOpen++
+      if (member) this.#memberPending.set(formatEndpoint(from), e)
     }
     if (e.responder === undefined) return // established, its MM5→MM6 cache dropped: a late MM repeat is ignored
     this.#stepMm(e, { type: 'datagram', bytes })
+  }
+
+  /** Slot and tag of an MM1 in #droppedMm1: a keyed FNV-1a hash of the initiator cookie and the source. */
+  #mm1Hash(icookie: Uint8Array, from: Endpoint): number {
+    let h = this.#mm1HashKey
+    for (const b of icookie) h = Math.imul(h ^ b, 0x01000193)
+    const a = from.address
+    for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a.charCodeAt(i), 0x01000193)
+    h = Math.imul(h ^ (from.port & 0xff), 0x01000193)
+    h = Math.imul(h ^ (from.port >>> 8), 0x01000193)
+    return h >>> 0 || 1
+  }
+
+  #rememberDropped(icookie: Uint8Array, from: Endpoint): void {
+    const h = this.#mm1Hash(icookie, from)
+    ;(this.#droppedMm1 ??= new Uint32Array(DROPPED_MM1_SLOTS))[h & (DROPPED_MM1_SLOTS - 1)] = h
+  }
+
+  #droppedBefore(icookie: Uint8Array, from: Endpoint): boolean {
+    if (this.#droppedMm1 === undefined) return false
+    const h = this.#mm1Hash(icookie, from)
+    return this.#droppedMm1[h & (DROPPED_MM1_SLOTS - 1)] === h
+  }
+
+  /** Makes room for an MM1 in a full table (see "Half-open SAs under a flood"); false: nothing to evict. */
+  #evictOldestAwaitingMm3(member: boolean): boolean {
+    const q = this.#mm3Queue
+    let victim: IkeEntry | undefined
+    while (victim === undefined && this.#mm3Head < q.length) {
+      const e = q[this.#mm3Head]
+      if (e !== undefined && this.#waitsForMm3(e)) victim = e
+      else q[this.#mm3Head++] = undefined
+    }
+    if (this.#mm3Head >= 1024 && this.#mm3Head * 2 >= q.length) {
+      this.#mm3Queue = q.slice(this.#mm3Head)
+      this.#mm3Head = 0
+    }
+    const now = this.#d.clock.nowMs()
+    if (victim === undefined || (!member && now - victim.createdMs < (this.#d.limits.halfOpenMinAgeMs ?? DEFAULT_HALF_OPEN_MIN_AGE_MS))) return false
+    this.#mm3Queue[this.#mm3Head++] = undefined
+    this.#remove(victim)
+    this.#d.counters.inc(Counter.HALF_OPEN_EVICTED)
+    this.#evictedUnlogged++
+    if (now - this.#evictLoggedMs >= 1000) {
+      this.#d.log.debug(
+        { event: LogEvent.IKE_HALF_OPEN_EVICTED, evicted: this.#evictedUnlogged, peer: formatEndpoint(victim.peer), ageMs: now - victim.createdMs, limit: this.#d.limits.maxHalfOpen },
+        'half-open SAs waiting for MM3 evicted for new MM1s (table full)',
+      )
+      this.#evictedUnlogged = 0
+      this.#evictLoggedMs = now
+    }
+    return true
+  }
+
+  #waitsForMm3(e: IkeEntry): boolean {
+    return e.responder?.s === 'awaitMm3' && this.#byCookie.get(e.key) === e
+  }
+
+  #queueForMm3(e: IkeEntry): void {
+    const q = this.#mm3Queue
+    q.push(e)
+    // without a flood nothing is evicted and SAs that moved on stay queued: drop them now and then
+    if (q.length - this.#mm3Head > 2 * this.#halfOpen + 1024) {
+      this.#mm3Queue = q.slice(this.#mm3Head).filter((x) => x !== undefined && this.#waitsForMm3(x))
+      this.#mm3Head = 0
+    }
   }
 
   #stepMm(e: IkeEntry, ev: ExchangeEvent): void {
@@ -247,6 +495,12 @@ export class Sessions {
     if (before === undefined) return
     const [next, actions] = stepResponder(before, ev, this.#d.ctx)
     e.responder = next
+    if (next.s === 'awaitMm3' && before.s !== 'awaitMm3' && this.#memberPending.get(formatEndpoint(e.peer)) !== e) this.#queueForMm3(e)
+    else if (before.s === 'awaitMm3' && next.s !== 'awaitMm3' && this.#memberPending.size > 0) {
+      // past MM3 (or failed): no longer a member's pending SA; the map holds only SAs waiting for MM3
+      const ep = formatEndpoint(e.peer)
+      if (this.#memberPending.get(ep) === e) this.#memberPending.delete(ep)
+    }
     if (next === before && ev.type === 'datagram' && actions.some((a) => a.type === 'send')) this.#d.counters.inc(Counter.IKE_RETRANSMIT_ANSWERED)
     this.#applyMmActions(e, actions)
     if (before.s !== 'done' && next.s === 'done') this.#established(e, next.sa, next.peerInitialContact)
@@ -269,9 +523,7 @@ export class Sessions {
     this.#halfOpen--
     const now = this.#d.clock.nowMs()
     e.establishedMs = now
-    const packed = packSa(sa)
-    if (packed !== undefined) e.packed = packed
-    else e.plainSa = sa
+    e.sa = sa
     const peer = formatEndpoint(e.peer)
     const peerId = describeId(sa.peerId)
     this.#d.counters.inc(Counter.IKE_ESTABLISHED)
@@ -286,13 +538,14 @@ export class Sessions {
     }
     e.expireAtMs = now + sa.lifetimeSec * 1000
     this.#deadlines.add(e.key, SUB_SA_LIFETIME, e.expireAtMs)
+    this.#deadlines.add(e.key, SUB_MM_CACHE, now + this.#d.limits.exchangeMaxMs)
     // INITIAL-CONTACT: the peer has no other SA with us; and never keep more than maxSasPerPeer.
     const prev = this.#byAddress.get(e.peer.address)
     const same = prev === undefined ? [] : Array.isArray(prev) ? [...prev] : [prev]
-    same.sort((a, b) => a.createdMs - b.createdMs)
-    this.#byAddress.set(e.peer.address, same.length === 0 ? e : [...same, e])
+    same.sort((a, b) => this.#createdMsOf(a) - this.#createdMsOf(b))
+    this.#byAddress.set(e.peer.address, same.length === 0 ? e.key : [...same, e.key])
     const extra = initialContact ? same : same.slice(0, Math.max(0, same.length - (this.#d.limits.maxSasPerPeer - 1)))
-    for (const x of extra) this.#remove(x)
+    for (const x of extra) this.#removeKey(x)
   }
 
   #mmFailed(e: IkeEntry, reason: string, detail: string): void {
@@ -307,15 +560,11 @@ export class Sessions {
   #remove(e: IkeEntry): void {
     if (this.#byCookie.get(e.key) !== e) return
     this.#byCookie.delete(e.key)
+    if (this.#memberPending.size > 0 && this.#memberPending.get(formatEndpoint(e.peer)) === e) this.#memberPending.delete(formatEndpoint(e.peer))
     if (!established(e)) this.#halfOpen--
     else {
-      const peers = this.#byAddress.get(e.peer.address)
-      if (peers === e) this.#byAddress.delete(e.peer.address)
-      else if (Array.isArray(peers)) {
-        const rest = peers.filter((x) => x !== e)
-        if (rest.length === 0) this.#byAddress.delete(e.peer.address)
-        else this.#byAddress.set(e.peer.address, rest.length === 1 ? (rest[0] as IkeEntry) : rest)
-      }
+      this.#unindex(e.key, e.peer.address)
+      this.#answers.delete(e.key)
     }
     e.expireAtMs = undefined
     e.pulls = undefined
@@ -330,7 +579,7 @@ export class Sessions {
   // ---- Informational ------------------------------------------------------------------------------
 
   #informational(h: IsakmpHeader, bytes: Uint8Array, from: Endpoint): void {
-    const e = this.#byCookie.get(hexOf(h.icookie))
+    const e = this.#entry(hexOf(h.icookie))
     if (e === undefined || !sameEndpoint(e.peer, from)) return this.#drop('unknown-cookie', from)
     const sa = saOf(e)
     if ((h.flags & Flags.ENCRYPTION) === 0 || sa === undefined) {
@@ -356,13 +605,22 @@ export class Sessions {
   // ---- GROUPKEY-PULL -----------------------------------------------------------------------------
 
   #pull(h: IsakmpHeader, bytes: Uint8Array, from: Endpoint): void {
-    const e = this.#byCookie.get(hexOf(h.icookie))
+    const e = this.#entry(hexOf(h.icookie))
     const sa = e === undefined ? undefined : saOf(e)
     if (e === undefined || sa === undefined || hexOf(h.rcookie) !== hexOf(sa.rcookie)) return this.#drop('unknown-sa', from)
     if (!sameEndpoint(e.peer, from)) return this.#drop('sa-from-other-peer', from)
     this.#saInUse(e)
     let p = e.pulls?.get(h.messageId)
     if (p === undefined) {
+      // a finished exchange: a byte-identical repeat of PULL3 (PULL4 was lost) gets PULL4 again, nothing else is read
+      const answered = this.#answers.lookup(e.key, h.messageId, bytes, this.#d.clock.nowMs())
+      if (answered !== undefined) {
+        if (answered.kind === 'repeat') {
+          this.#d.counters.inc(Counter.PULL_RETRANSMIT_ANSWERED)
+          this.#d.send(answered.response, e.peer)
+        }
+        return
+      }
       if ((e.pulls?.size ?? 0) >= this.#d.limits.maxPullsPerSa) return this.#drop('too-many-pulls', from)
       p = {
         state: initPullKeyServer({
@@ -398,9 +656,20 @@ export class Sessions {
     if (next === before && ev.type === 'datagram' && actions.some((a) => a.type === 'send')) this.#d.counters.inc(Counter.PULL_RETRANSMIT_ANSWERED)
     for (const a of actions) this.#applyPullAction(e, sa, mid, p, a)
     if (next.s === 'done') {
-      // keep only what answers a repeated PULL3 (the state holds the SA, the group's policy, …)
+      // keep only what answers a repeated PULL3 (the state holds the SA, the group's policy, …); once
+      // PULL4 went out, only as a compact answer (AnswerCache) and the exchange is forgotten
       p.state = undefined
-      p.cache = { request: next.lastRequest, response: next.lastResponse }
+      p.expireAtMs = undefined
+      const cache = { request: next.lastRequest, response: next.lastResponse }
+      p.cache = cache
+      void p.gate.then((ok) => {
+        if (!ok || e.pulls?.get(mid) !== p) return
+        const until = this.#d.clock.nowMs() + Math.min(PULL_ANSWER_KEEP_MS, this.#d.limits.exchangeMaxMs)
+        if (this.#byCookie.get(e.key) === e && this.#answers.add(e.key, mid, cache.request, cache.response, until)) this.#deadlines.add(e.key, SUB_ANSWERS, until)
+        e.pulls.delete(mid)
+        if (e.pulls.size === 0) e.pulls = undefined
+        this.#maybeSleep(e)
+      })
     } else if (next.s === 'failed' || next.s === 'closed') {
       p.expireAtMs = undefined
       this.#forgetPull(e, mid, p)
@@ -413,6 +682,7 @@ export class Sessions {
       if (e.pulls?.get(mid) !== p) return
       e.pulls.delete(mid)
       if (e.pulls.size === 0) e.pulls = undefined
+      this.#maybeSleep(e)
     })
   }
 
@@ -447,6 +717,7 @@ export class Sessions {
             if (e.pulls?.get(mid) === p) {
               e.pulls.delete(mid)
               if (e.pulls.size === 0) e.pulls = undefined
+              this.#maybeSleep(e)
             }
             return false
           },
@@ -464,7 +735,11 @@ export class Sessions {
   // ---- status / lifecycle ------------------------------------------------------------------------
 
   list(nowMs: number): IkeSaInfo[] {
-    return [...this.#byCookie.values()].map((e) => {
+    const idle = [...this.#idle].map(([key, s]): IkeEntry => {
+      const x = unpackSa(this.#profiles, s)
+      return { key, peer: x.peer, createdMs: x.createdMs, responder: undefined, sa: x.sa, establishedMs: x.establishedMs, expireAtMs: x.expireAtMs, pulls: undefined }
+    })
+    return [...this.#byCookie.values(), ...idle].map((e) => {
       const sa = saOf(e)
       return {
         peer: formatEndpoint(e.peer),
@@ -482,7 +757,12 @@ export class Sessions {
   closeAll(): void {
     this.#deadlines.clear()
     this.#byCookie.clear()
+    this.#idle.clear()
+    this.#answers.clear()
     this.#byAddress.clear()
+    this.#mm3Queue = []
+    this.#mm3Head = 0
+    this.#memberPending.clear()
     this.#halfOpen = 0
   }
 }

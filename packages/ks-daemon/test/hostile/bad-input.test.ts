@@ -56,7 +56,9 @@ async function lab(authorization?: readonly string[]): Promise<Lab> {
   const log = createLogger({ level: 'debug', format: 'json', destination: sink.stream })
   const clock = createRealClock()
   const ksT = await createUdpTransport({ address: KS_ADDR, port: 0 })
-  const config = ksConfig({ listen: KS_ADDR, ...(authorization !== undefined ? { authorization } : {}) })
+  const base = ksConfig({ listen: KS_ADDR, ...(authorization !== undefined ? { authorization } : {}) })
+  // no receive-size cap: the 65 000-octet datagrams below must reach the decoder (receive-cap.test.ts tests the cap)
+  const config = { ...base, limits: { ...base.limits, maxDatagramBytes: 65_535 } }
   const ks = await startKeyServer({ config, transport: ksT, clock, log, store: createMemoryStore(), loadSigningKey: async () => testSigningKey() })
   const gms: TestGm[] = []
   const transports: Transport[] = []
