@@ -48,6 +48,8 @@ export interface TekStoreOptions {
 }
 
 const DIRECTION: Readonly<Record<number, SaDirection>> = { 1: 'outbound', 2: 'inbound', 3: 'both' }
+/** Retired TEK SPIs remembered (a group has two or three live TEKs at a time). */
+const RETIRED_KEPT = 64
 
 export class TekStore {
   readonly #o: TekStoreOptions
@@ -55,6 +57,10 @@ export class TekStore {
   readonly #records = new Map<number, TekRecord>()
   readonly #awaiting = new Map<number, { policies: TekPolicy[]; gap: GroupPolicy['gap']; source: TekRecord['source']; from: string }>()
   readonly #states = new Map<number, string>()
+  /** SPIs of TEKs a newer one replaced (GAP deactivation; newest last, at most RETIRED_KEPT): a registration
+   *  does not bring them back. A TEK the KS deleted, or one that expired here, may come back: the KS is the
+   *  authority on what is live. */
+  readonly #retired = new Set<number>()
   #sender: SenderId | undefined
   #sweepCancel: (() => void) | undefined
 
@@ -87,11 +93,24 @@ export class TekStore {
     // waiting for the old TEK's expiry would send with an SPI the other members may have retired (DTD).
     let order = [...bySpi]
     const sendNow = new Set<number>()
+    const receiveOnly = new Set<number>()
     if (source === 'registration') {
       const life = (sats: readonly TekPolicy[]): number => sats[0]?.lifetimeSec ?? 0
-      order = order.sort((a, b) => life(a[1]) - life(b[1]))
+      // A registration never changes the TEKs the member holds, never brings back one a newer TEK replaced
+      // (GAP deactivation), and a TEK older than one held for its selectors only receives: the key server
+      // lists the old TEK until it expires, and a PULL slowed by retransmissions carries the keys as they
+      // were when the key server built it, before a push this member already took. Re-placing those as
+      // the outbound SA would switch the member back to an SPI the group retired, and retire the newer one.
+      const now = this.#o.clock.nowMs()
+      const heldUntil = new Map<string, number>()
+      for (const r of this.#records.values()) for (const id of r.policyIds) heldUntil.set(id, Math.max(heldUntil.get(id) ?? 0, r.expiresAtMs))
+      order = order.filter(([spi]) => !this.#records.has(spi) && !this.#retired.has(spi)).sort((a, b) => life(a[1]) - life(b[1]))
+      for (const [spi, sats] of order) {
+        const expires = now + life(sats) * 1000
+        if (sats.every((s) => (heldUntil.get(selectorId(s.selector)) ?? 0) >= expires)) receiveOnly.add(spi)
+      }
       const newest = new Map<string, number>()
-      for (const [spi, sats] of order) for (const s of sats) newest.set(selectorId(s.selector), spi)
+      for (const [spi, sats] of order) if (!receiveOnly.has(spi)) for (const s of sats) newest.set(selectorId(s.selector), spi)
       for (const spi of newest.values()) sendNow.add(spi)
     }
     for (const [spi, sats] of order) {
@@ -105,7 +124,7 @@ export class TekStore {
         continue
       }
       this.#awaiting.delete(spi)
-      const r = this.#installOne(sats, k, gap, source, from)
+      const r = this.#installOne(sats, k, gap, source, from, receiveOnly.has(spi))
       if (r === undefined) installed.push(spi)
       else refused.push({ spi, reason: r })
     }
@@ -113,7 +132,7 @@ export class TekStore {
     return { installed, awaitingKeys, refused }
   }
 
-  #installOne(sats: readonly TekPolicy[], k: TekKeys, gap: GroupPolicy['gap'], source: TekRecord['source'], from: string): string | undefined {
+  #installOne(sats: readonly TekPolicy[], k: TekKeys, gap: GroupPolicy['gap'], source: TekRecord['source'], from: string, receiveOnly = false): string | undefined {
     const first = sats[0]
     if (first === undefined) return 'no SAT'
     const policyIds = [...new Set(sats.map((s) => selectorId(s.selector)))]
@@ -128,7 +147,7 @@ export class TekStore {
       lifetimeSec: first.lifetimeSec,
       ...(gap?.activationDelaySec !== undefined ? { activationDelaySec: gap.activationDelaySec } : {}),
       ...(gap?.deactivationDelaySec !== undefined ? { deactivationDelaySec: gap.deactivationDelaySec } : {}),
-      direction: DIRECTION[first.saDirection ?? 3] ?? 'both',
+      direction: receiveOnly ? 'inbound' : DIRECTION[first.saDirection ?? 3] ?? 'both',
       ...(this.#sender !== undefined ? { sender: this.#sender } : {}),
     }
     let expiresAtMs: number
@@ -214,6 +233,7 @@ export class TekStore {
     for (const spi of [...this.#records.keys()]) this.#o.sas.remove(spi, reason)
     this.#awaiting.clear()
     this.sweep(reason)
+    this.#retired.clear() // another group's SPIs
   }
 
   close(): void {
@@ -259,6 +279,14 @@ export class TekStore {
     return min
   }
 
+  #retire(spi: number): void {
+    this.#retired.add(spi)
+    for (const old of this.#retired) {
+      if (this.#retired.size <= RETIRED_KEPT) break
+      this.#retired.delete(old)
+    }
+  }
+
   /**
    * Reconciles records with the SA table: logs TEKs that left it and TEKs that became outbound, then
    * re-arms itself for the next activation/retire/expiry time the table has scheduled.
@@ -274,6 +302,7 @@ export class TekStore {
         this.#states.delete(spi)
         changed = true
         const why = reason ?? (now >= rec.expiresAtMs ? 'expired' : 'deactivated')
+        if (why === 'deactivated') this.#retire(spi) // the GAP replaced it (not its lifetime, not a Delete)
         this.#log.info({ event: LogEvent.TEK_EXPIRED, group: this.#o.groupName, spi: spiHex(spi), reason: why }, 'TEK removed')
         publishGm(GmChannel.TEK_EXPIRED, { gm: this.#o.diagId, group: this.#o.groupName, spi, reason: why })
         continue
