@@ -1,5 +1,6 @@
-// ESP seal/open per transform at 64, 512 and 1400-octet inner packets: packets/s and Gbit/s for each
-// candidate implementation, next to `openssl speed` (one core, same run), medians of RUNS runs.
+// ESP seal/open per transform at 64, 512 and 1400-octet inner packets: packets per CPU second and Gbit/s
+// for each candidate implementation, next to `openssl speed` (one core, same run, which also divides by
+// its CPU time), medians of RUNS runs; packets per wall-clock second as well.
 //   native        the addon: EVP contexts reused per SA, one N-API call per packet (what the data plane uses)
 //   native-batch  the addon, 64 packets per N-API call (espSealBatch/espOpenBatch)
 //   node          node:crypto, one Cipher + Hmac object per packet (the fallback engine)
@@ -33,6 +34,7 @@ const RUN_MS = Number(arg('ms', '250'))
 const JSON_OUT = arg('json', '')
 const SIZES = [64, 512, 1400]
 const BATCH = 64
+const LOAD_AT_START = os.loadavg()
 
 interface Transform { name: string; params: EspSaParams; openssl: string; hmac?: string }
 const TRANSFORMS: Transform[] = [
@@ -52,10 +54,17 @@ const flushObservers = (): Promise<void> => new Promise((r) => setTimeout(r, 5))
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? 0 }
 
-/** One timed run of fn (perCall packets per call) for RUN_MS: packets/s and V8 scavenges per 1M packets. */
-async function runOnce(perCall: number, fn: () => void): Promise<{ pps: number; scav: number }> {
+/**
+ * One timed run of fn (perCall packets per call) for RUN_MS: packets per CPU second (the divisor
+ * `openssl speed` uses: its default is CPU time, `-elapsed` switches to wall clock), packets per
+ * wall-clock second, and V8 scavenges per 1M packets. CPU time is this process's user + system time,
+ * all threads (GC helpers included), so it can only flatter openssl; on a shared machine it is the
+ * figure that does not depend on how long other processes held the core.
+ */
+async function runOnce(perCall: number, fn: () => void): Promise<{ pps: number; wallPps: number; scav: number }> {
   await flushObservers()
   const s0 = scavenges
+  const c0 = process.cpuUsage()
   const t0 = process.hrtime.bigint()
   const end = t0 + BigInt(RUN_MS) * 1_000_000n
   let n = 0
@@ -65,9 +74,11 @@ async function runOnce(perCall: number, fn: () => void): Promise<{ pps: number; 
     n += 32 * perCall
     now = process.hrtime.bigint()
   }
-  const pps = n / (Number(now - t0) / 1e9)
+  const cpu = process.cpuUsage(c0)
+  const cpuSec = (cpu.user + cpu.system) / 1e6
+  const wallSec = Number(now - t0) / 1e9
   await flushObservers()
-  return { pps, scav: ((scavenges - s0) / n) * 1e6 }
+  return { pps: n / Math.max(cpuSec, 1e-6), wallPps: n / wallSec, scav: ((scavenges - s0) / n) * 1e6 }
 }
 
 interface Impl { readonly name: string; readonly perCall: number; readonly seal: () => void; readonly open: () => void; close(): void }
@@ -167,7 +178,7 @@ function opensslOnce(args: string[], bytes: number): number {
 
 interface Row {
   readonly transform: string; readonly bytes: number; readonly op: 'seal' | 'open'
-  readonly pps: Record<string, number>; readonly scavPerM: Record<string, number>
+  readonly pps: Record<string, number>; readonly wallPps: Record<string, number>; readonly scavPerM: Record<string, number>
   readonly opensslPps: number; readonly opensslCipherGbps: number; readonly opensslHmacGbps: number | undefined
 }
 const rows: Row[] = []
@@ -183,7 +194,7 @@ for (const tr of TRANSFORMS) {
     const s = espSuite(tr.params)
     const encBytes = size + espPadBytes(size, s.blockBytes) + 2
     const macBytes = s.headerBytes + encBytes
-    const samples = new Map<string, { pps: number[]; scav: number[] }>()
+    const samples = new Map<string, { pps: number[]; wall: number[]; scav: number[] }>()
     const ssl = { enc: [] as number[], dec: [] as number[], hmac: [] as number[] }
     // Interleaved: every run measures every candidate and openssl back to back, so load from other
     // processes on this shared machine hits all of them alike; medians over RUNS.
@@ -192,8 +203,9 @@ for (const tr of TRANSFORMS) {
         for (const op of ['seal', 'open'] as const) {
           const m = await runOnce(im.perCall, im[op])
           const k = `${op}:${im.name}`
-          const e = samples.get(k) ?? { pps: [], scav: [] }
+          const e = samples.get(k) ?? { pps: [], wall: [], scav: [] }
           e.pps.push(m.pps)
+          e.wall.push(m.wallPps)
           e.scav.push(m.scav)
           samples.set(k, e)
         }
@@ -209,13 +221,15 @@ for (const tr of TRANSFORMS) {
       // one core of raw OpenSSL per packet: the cipher over the encrypted part (+ HMAC over SPI..ciphertext)
       const secPerPkt = encBytes / cipherBps + (hmacBps ? macBytes / hmacBps : 0)
       const pps: Record<string, number> = {}
+      const wallPps: Record<string, number> = {}
       const scavPerM: Record<string, number> = {}
       for (const im of impls) {
         const e = samples.get(`${op}:${im.name}`)
         pps[im.name] = Math.round(median(e?.pps ?? []))
+        wallPps[im.name] = Math.round(median(e?.wall ?? []))
         scavPerM[im.name] = +median(e?.scav ?? []).toFixed(1)
       }
-      rows.push({ transform: tr.name, bytes: size, op, pps, scavPerM, opensslPps: Math.round(1 / secPerPkt),
+      rows.push({ transform: tr.name, bytes: size, op, pps, wallPps, scavPerM, opensslPps: Math.round(1 / secPerPkt),
         opensslCipherGbps: +((cipherBps * 8) / 1e9).toFixed(2), opensslHmacGbps: hmacBps ? +((hmacBps * 8) / 1e9).toFixed(2) : undefined })
     }
     process.stderr.write(`.${tr.name}@${size}`)
@@ -227,14 +241,18 @@ process.stderr.write('\n')
 const cpu = os.cpus()[0]?.model ?? 'unknown'
 const fmt = (n: number): string => n.toLocaleString('en-US')
 const gbps = (pps: number, bytes: number): string => ((pps * bytes * 8) / 1e9).toFixed(2)
-console.log(`ESP seal/open — ${new Date().toISOString()} — node ${process.version} (OpenSSL ${process.versions.openssl}), openssl CLI ${execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim().split(' ')[1]} — ${cpu}, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} — median of ${RUNS} interleaved runs of ${RUN_MS} ms (openssl: ${RUNS} × 1 s)`)
+const load = (l: number[]): string => l.map((x) => x.toFixed(1)).join(' ')
+console.log(`ESP seal/open — ${new Date().toISOString()} — node ${process.version} (OpenSSL ${process.versions.openssl}), openssl CLI ${execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim().split(' ')[1]} — ${cpu}, ${os.cpus().length} cores, load average ${load(LOAD_AT_START)} at start, ${load(os.loadavg())} at end — median of ${RUNS} interleaved runs of ${RUN_MS} ms (openssl: ${RUNS} × 1 s)`)
 console.log('')
-console.log('| transform | op | inner B | native pkt/s | native Gbit/s | native-batch pkt/s | node pkt/s | reference pkt/s | dataplane pkt/s | openssl pkt/s | native ÷ openssl | native ÷ node |')
-console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+console.log('Packets per CPU second (process user + system time, as `openssl speed` divides by its CPU time); "wall" = per wall-clock second.')
+console.log('')
+console.log('| transform | op | inner B | native pkt/s | native Gbit/s | native-batch pkt/s | dataplane pkt/s | node pkt/s | reference pkt/s | openssl pkt/s | native ÷ openssl | batch ÷ openssl | native ÷ node | native wall pkt/s |')
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
 for (const r of rows) {
   const p = r.pps
   const nat = p.native ?? 0
-  console.log(`| ${r.transform} | ${r.op} | ${r.bytes} | ${fmt(nat)} | ${gbps(nat, r.bytes)} | ${fmt(p['native-batch'] ?? 0)} | ${fmt(p.node ?? 0)} | ${fmt(p.reference ?? 0)} | ${fmt(p.dataplane ?? 0)} | ${fmt(r.opensslPps)} | ${(nat / r.opensslPps).toFixed(2)} | ${(nat / (p.node ?? 1)).toFixed(1)} |`)
+  const bat = p['native-batch'] ?? 0
+  console.log(`| ${r.transform} | ${r.op} | ${r.bytes} | ${fmt(nat)} | ${gbps(nat, r.bytes)} | ${fmt(bat)} | ${fmt(p.dataplane ?? 0)} | ${fmt(p.node ?? 0)} | ${fmt(p.reference ?? 0)} | ${fmt(r.opensslPps)} | ${(nat / r.opensslPps).toFixed(2)} | ${(bat / r.opensslPps).toFixed(2)} | ${(nat / (p.node ?? 1)).toFixed(1)} | ${fmt(r.wallPps.native ?? 0)} |`)
 }
 console.log('')
 console.log('openssl speed, same run (Gbit/s over the octets ESP encrypts / authenticates):')
@@ -254,4 +272,4 @@ for (const r of rows) {
   const g = r.scavPerM
   console.log(`| ${r.transform} | ${r.op} | ${r.bytes} | ${g.native} | ${g['native-batch']} | ${g.node} | ${g.reference} | ${g.dataplane} |`)
 }
-if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ date: new Date().toISOString(), node: process.version, openssl: process.versions.openssl, cpu, cores: os.cpus().length, loadavg: os.loadavg(), runs: RUNS, runMs: RUN_MS, rows }, null, 1))
+if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ date: new Date().toISOString(), node: process.version, openssl: process.versions.openssl, cpu, cores: os.cpus().length, loadavgStart: LOAD_AT_START, loadavg: os.loadavg(), runs: RUNS, runMs: RUN_MS, rows }, null, 1))

@@ -3,7 +3,11 @@
 //   plaintext (any protocol but 50) → policy → permit: ESP tunnel packet with address preservation
 //                                            deny / no match / UDP 848: the packet unchanged
 //   ESP (protocol 50)             → SA by SPI → [replay check] → verify+decrypt → inner policy check → inner packet
-// Oversized DF packets get an ICMP "fragmentation needed" back instead. Per packet there are no closures,
+// Oversized packets: with DF an ICMP "fragmentation needed" goes back instead; without DF the inner packet
+// is fragmented *before* encryption (RFC 4459 §5.1, Cisco's default `crypto ipsec fragmentation
+// before-encryption`) and every fragment gets an ESP packet of its own that fits the path, so the far
+// member never sees an ESP fragment (which it could not reassemble) and the destination host
+// reassembles the inner packet. Per packet there are no closures,
 // object literals or allocations; drops are counted by reason (globally and per SA), never logged.
 // Routing (which packets the kernel hands to the TUN) is the lab's job: see README.md "Data plane".
 import type { Clock } from './clock.js'
@@ -11,8 +15,8 @@ import { systemClock } from './clock.js'
 import { PacketSlab } from './buffers.js'
 import { EspResult } from './esp-fast.js'
 import {
-  IPV4_DF, IPV4_HEADER_BYTES, IpProto, buildIcmpFragNeeded, icmpFragNeededBytes, ipv4HeaderBytes, ipv4IsFragment,
-  ipv4ToU32, ipv4TotalBytes, u16, u32, writeOuterIpv4,
+  IPV4_DF, IPV4_HEADER_BYTES, IPV4_OFFSET_MASK, IpProto, buildIcmpFragNeeded, icmpFragNeededBytes, ipv4HeaderBytes, ipv4IsFragment,
+  ipv4ToU32, ipv4TotalBytes, u16, u32, writeFragmentHeader, writeOuterIpv4,
 } from './ipv4.js'
 import { Policy, PolicyMatch } from './policy.js'
 import type { DataSa, PolicySlot, SaTable } from './sa-table.js'
@@ -23,7 +27,10 @@ export interface DataPlaneOptions {
   readonly sas: SaTable
   readonly policy: Policy
   readonly clock?: Clock
-  /** MTU of the path between members; larger ESP packets are fragmented (DF clear) or refused (DF). Default tun.mtu. */
+  /**
+   * MTU of the path between members. An inner packet whose ESP packet would not fit is fragmented
+   * before encryption (DF clear) or refused with ICMP "fragmentation needed" (DF). Default tun.mtu.
+   */
   readonly pathMtuBytes?: number
   /** Drop traffic a permit entry covers while its slot has no SA (Cisco "fail-close"). Default false: pass in clear. */
   readonly failClosed?: boolean
@@ -59,6 +66,12 @@ export class DataPlaneCounters {
   dropNoSenderId = 0
   dropSeqExhausted = 0
   dropTooBig = 0
+  /** Inner packets fragmented before encryption (DF clear, too big for the path once encapsulated). */
+  preFragmented = 0
+  /** ESP packets those fragments became. */
+  preFragments = 0
+  /** Fragmentation needed more slab slots than a batch has spare. */
+  dropNoBuffer = 0
   dropFragment = 0
   dropUnsupported = 0
   dropDummy = 0
@@ -121,6 +134,13 @@ export class DataPlane {
   readonly #rxSizes: Int32Array
   readonly #txOffsets: Int32Array
   readonly #txSizes: Int32Array
+  // Fragments made before encryption beyond the first: their slots (spare slots of the slab, which a
+  // TUN read never takes) and the ESP packets to write, kept until releaseFragments().
+  readonly #fragSlots: Int32Array
+  #fragSlotCount = 0
+  readonly #fragOutOffsets: Int32Array
+  readonly #fragOutSizes: Int32Array
+  #fragOutCount = 0
   #running = false
   #closed = false
   #loop: Promise<void> | undefined
@@ -139,12 +159,17 @@ export class DataPlane {
     this.#icmpTokens = this.#icmpPerSec
     this.#icmpRefillMs = this.#clock.now()
     this.#batch = o.batchSize ?? 64
-    this.slab = new PacketSlab(this.#batch, Math.max(o.tun.mtu, 576))
+    // Two spare slots per read slot: a TUN-MTU packet split for a path MTU ≥ ⅓ of it.
+    const spare = 2 * this.#batch
+    this.slab = new PacketSlab(this.#batch + spare, Math.max(o.tun.mtu, 576))
     this.#rxSlots = new Int32Array(this.#batch)
     this.#rxOffsets = new Int32Array(this.#batch)
     this.#rxSizes = new Int32Array(this.#batch)
-    this.#txOffsets = new Int32Array(this.#batch)
-    this.#txSizes = new Int32Array(this.#batch)
+    this.#txOffsets = new Int32Array(this.#batch + spare)
+    this.#txSizes = new Int32Array(this.#batch + spare)
+    this.#fragSlots = new Int32Array(spare)
+    this.#fragOutOffsets = new Int32Array(spare)
+    this.#fragOutSizes = new Int32Array(spare)
     this.#policy = o.policy
     this.setPolicy(o.policy)
   }
@@ -177,6 +202,9 @@ export class DataPlane {
   /**
    * Transforms the packet buf[off, off + len) in place (off must leave HEADROOM_BYTES in front and
    * TAILROOM_BYTES behind, as slab slots do). FORWARD: write buf[outOffset, outOffset + outLength).
+   * A packet fragmented before encryption also leaves fragmentCount more ESP packets in spare slots of
+   * `slab` (so buf must be slab.buf, and off in a slot allocated from it): write them after the first,
+   * then releaseFragments().
    */
   process(buf: Uint8Array, off: number, len: number): number {
     const c = this.counters
@@ -189,6 +217,18 @@ export class DataPlane {
     }
     const total = ipv4TotalBytes(buf, off)
     return (buf[off + 9] as number) === IpProto.ESP ? this.#decrypt(buf, off, total, ihl) : this.#encrypt(buf, off, total, ihl)
+  }
+
+  /** ESP packets of later fragments that process() produced since the last releaseFragments(). */
+  get fragmentCount(): number { return this.#fragOutCount }
+  /** Where the i-th of them is in slab.buf (offset, length). */
+  fragmentOffset(i: number): number { return this.#fragOutOffsets[i] ?? 0 }
+  fragmentLength(i: number): number { return this.#fragOutSizes[i] ?? 0 }
+  /** Returns the fragments' slots to the slab; call once they are written (the loop does, per batch). */
+  releaseFragments(): void {
+    this.slab.freeBatch(this.#fragSlots, this.#fragSlotCount)
+    this.#fragSlotCount = 0
+    this.#fragOutCount = 0
   }
 
   #forward(off: number, len: number): number {
@@ -208,13 +248,23 @@ export class DataPlane {
       c.noSaClearPackets++
       return this.#forward(off, len)
     }
-    const fast = sa.fast
-    if (!fast.canSeal) { c.dropNoSenderId++; return Verdict.DROP }
-    const s = fast.suite
+    if (!sa.fast.canSeal) { c.dropNoSenderId++; return Verdict.DROP }
+    const s = sa.fast.suite
     // Does the ESP packet fit the path? room = what is left for payload ‖ pad ‖ 2 after outer, ESP, IV, ICV.
     const room = this.pathMtuBytes - IPV4_HEADER_BYTES - s.headerBytes - s.icvBytes
     const maxInner = room - (room % s.blockBytes) - 2
-    if (len > maxInner && (u16(buf, off + 6) & IPV4_DF) !== 0) return this.#fragNeeded(buf, off, len, Math.max(maxInner, 68))
+    if (len > maxInner) {
+      if ((u16(buf, off + 6) & IPV4_DF) !== 0) return this.#fragNeeded(buf, off, len, Math.max(maxInner, 68))
+      return this.#sealFragments(buf, off, len, sa, maxInner)
+    }
+    return this.#seal(buf, off, len, sa)
+  }
+
+  /** Seals the inner packet buf[off, off + len) in place with sa, the outer header in front. */
+  #seal(buf: Uint8Array, off: number, len: number, sa: DataSa): number {
+    const c = this.counters
+    const fast = sa.fast
+    const s = fast.suite
     const r = (len + 2) % s.blockBytes
     const espLen = s.headerBytes + len + (r === 0 ? 0 : s.blockBytes - r) + 2 + s.icvBytes
     if (IPV4_HEADER_BYTES + espLen > 0xffff) { c.dropTooBig++; return Verdict.DROP }
@@ -233,6 +283,52 @@ export class DataPlane {
     c.encryptedPackets++
     c.encryptedBytes += len
     return this.#forward(outer, IPV4_HEADER_BYTES + espLen)
+  }
+
+  /**
+   * Pre-fragmentation (RFC 4459 §5.1): splits the inner packet (DF clear) into fragments of at most
+   * maxInner octets and seals each. The first stays in its slot; the others are copied into spare slab
+   * slots first (sealing the first in place overwrites what follows it) and are listed for the loop to
+   * write after the first (fragmentCount / releaseFragments).
+   */
+  #sealFragments(buf: Uint8Array, off: number, len: number, sa: DataSa, maxInner: number): number {
+    const c = this.counters
+    const slab = this.slab
+    const ihl = ((buf[off] as number) & 0x0f) * 4
+    const step = (maxInner - ihl) & ~7 // every fragment but the last carries a multiple of 8 octets
+    const data = len - ihl
+    if (step < 8) { c.dropTooBig++; return Verdict.DROP }
+    // A fragment already (offset field set) whose pieces would run past offset 65535: not a valid datagram.
+    if ((u16(buf, off + 6) & IPV4_OFFSET_MASK) * 8 + data > 0xffff) { c.dropMalformed++; return Verdict.DROP }
+    const pieces = Math.ceil(data / step)
+    if (buf !== slab.buf || pieces - 1 > slab.available || this.#fragSlotCount + pieces - 1 > this.#fragSlots.length) {
+      c.dropNoBuffer++
+      return Verdict.DROP
+    }
+    const firstSlot = this.#fragSlotCount
+    for (let i = 1; i < pieces; i++) {
+      const slot = slab.alloc()
+      this.#fragSlots[this.#fragSlotCount++] = slot
+      const at = slab.dataOffset(slot)
+      const n = Math.min(step, data - i * step)
+      writeFragmentHeader(buf, off, at, ihl, ihl + n, i * step, i === pieces - 1)
+      buf.copyWithin(at + ihl, off + ihl + i * step, off + ihl + i * step + n)
+    }
+    writeFragmentHeader(buf, off, off, ihl, ihl + step, 0, false)
+    c.preFragmented++
+    if (this.#seal(buf, off, ihl + step, sa) !== Verdict.FORWARD) return Verdict.DROP
+    c.preFragments++
+    const outOff = this.outOffset
+    const outLen = this.outLength
+    for (let i = firstSlot; i < this.#fragSlotCount; i++) {
+      const at = slab.dataOffset(this.#fragSlots[i] as number)
+      if (this.#seal(buf, at, ipv4TotalBytes(buf, at), sa) !== Verdict.FORWARD) continue
+      c.preFragments++
+      this.#fragOutOffsets[this.#fragOutCount] = this.outOffset
+      this.#fragOutSizes[this.#fragOutCount] = this.outLength
+      this.#fragOutCount++
+    }
+    return this.#forward(outOff, outLen)
   }
 
   #decrypt(buf: Uint8Array, off: number, total: number, ihl: number): number {
@@ -322,17 +418,27 @@ export class DataPlane {
       }
       let m = 0
       for (let i = 0; i < n; i++) {
+        const f0 = this.#fragOutCount
         if (this.process(slab.buf, this.#rxOffsets[i] as number, this.#rxSizes[i] as number) === Verdict.FORWARD) {
           this.#txOffsets[m] = this.outOffset
           this.#txSizes[m] = this.outLength
           m++
         }
+        for (let j = f0; j < this.#fragOutCount; j++) {
+          this.#txOffsets[m] = this.#fragOutOffsets[j] as number
+          this.#txSizes[m] = this.#fragOutSizes[j] as number
+          m++
+        }
       }
-      if (m > 0 && !this.#closed) {
-        c.txPackets += m
-        await this.tun.writeBatch(slab.buf, this.#txOffsets, this.#txSizes, m)
+      try {
+        if (m > 0 && !this.#closed) {
+          c.txPackets += m
+          await this.tun.writeBatch(slab.buf, this.#txOffsets, this.#txSizes, m)
+        }
+      } finally {
+        slab.freeBatch(this.#rxSlots, k)
+        this.releaseFragments()
       }
-      slab.freeBatch(this.#rxSlots, k)
     }
   }
 

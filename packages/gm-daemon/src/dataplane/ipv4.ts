@@ -77,6 +77,39 @@ export function writeOuterIpv4(b: Uint8Array, outer: number, inner: number, tota
   setU16(b, outer + 10, ipChecksum(b, outer, IPV4_HEADER_BYTES))
 }
 
+/**
+ * RFC 791 §3.2 fragmentation, in place: writes the header of one fragment of the packet whose header
+ * is at b[from] (ihl octets) to b[to] (to === from for the first fragment, which keeps every option):
+ * total length, MF, fragment offset (in 8-octet units, added to the packet's own offset: it may be a
+ * fragment already; the last piece keeps its MF) and a fresh checksum. Later fragments carry only the
+ * options flagged "copied"; the others become NOOPs, so every fragment keeps the same header length
+ * (as Linux's ip_options_fragment does). Payload octets are the caller's to place.
+ */
+export function writeFragmentHeader(b: Uint8Array, from: number, to: number, ihl: number, totalBytes: number,
+  dataOffsetBytes: number, last: boolean): void {
+  const ff = u16(b, from + 6)
+  if (to !== from) {
+    b.copyWithin(to, from, from + ihl)
+    let i = to + IPV4_HEADER_BYTES
+    const end = to + ihl
+    while (i < end) {
+      const type = b[i] as number
+      if (type === 0) break // end of options
+      if (type === 1) { i++; continue }
+      const l = i + 1 < end ? (b[i + 1] as number) : 0
+      if (l < 2 || i + l > end) { b.fill(0, i, end); break } // malformed tail: end of options
+      if ((type & 0x80) === 0) b.fill(1, i, i + l)
+      i += l
+    }
+  }
+  const more = !last || (ff & IPV4_MF) !== 0
+  setU16(b, to + 2, totalBytes)
+  setU16(b, to + 6, (ff & IPV4_DF) | (more ? IPV4_MF : 0) | ((ff & IPV4_OFFSET_MASK) + (dataOffsetBytes >>> 3)))
+  b[to + 10] = 0
+  b[to + 11] = 0
+  setU16(b, to + 10, ipChecksum(b, to, ihl))
+}
+
 /** Octets an ICMP "fragmentation needed" error about a packet with an ihl-octet header occupies. */
 export const icmpFragNeededBytes = (ihl: number): number => IPV4_HEADER_BYTES + 8 + ihl + 8
 

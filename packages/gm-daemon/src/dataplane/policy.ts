@@ -68,6 +68,12 @@ export class Policy {
   readonly #sp: Uint16Array // lo, hi pairs
   readonly #dp: Uint16Array
   readonly #policyIndex: Int32Array
+  // The packet being matched (#read), as numbers.
+  #pProto = 0
+  #pSrc = 0
+  #pDst = 0
+  #pSport = -1
+  #pDport = -1
 
   constructor(entries: readonly AclEntry[]) {
     const n = entries.length
@@ -120,16 +126,13 @@ export class Policy {
    * leak) but not port-restricted deny entries.
    */
   match(b: Uint8Array, off: number, ihl: number, len: number): number {
-    const proto = b[off + 9] as number
-    const src = u32(b, off + 12)
-    const dst = u32(b, off + 16)
-    let sport = -1
-    let dport = -1
-    if (hasPorts(proto) && !ipv4IsNonInitialFragment(b, off) && len >= ihl + 4) {
-      sport = u16(b, off + ihl)
-      dport = u16(b, off + ihl + 2)
-      if (proto === IpProto.UDP && (sport === GDOI_PORT || dport === GDOI_PORT)) return PolicyMatch.CONTROL
-    }
+    this.#read(b, off, ihl, len)
+    const proto = this.#pProto
+    const sport = this.#pSport
+    const dport = this.#pDport
+    if (proto === IpProto.UDP && (sport === GDOI_PORT || dport === GDOI_PORT)) return PolicyMatch.CONTROL
+    const src = this.#pSrc
+    const dst = this.#pDst
     const n = this.#proto.length
     for (let i = 0; i < n; i++) {
       const p = this.#proto[i] as number
@@ -146,15 +149,12 @@ export class Policy {
    * not from accepting what other members encrypted.
    */
   permits(b: Uint8Array, off: number, ihl: number, len: number, policyIds: readonly string[]): boolean {
-    const proto = b[off + 9] as number
-    const src = u32(b, off + 12)
-    const dst = u32(b, off + 16)
-    let sport = -1
-    let dport = -1
-    if (hasPorts(proto) && !ipv4IsNonInitialFragment(b, off) && len >= ihl + 4) {
-      sport = u16(b, off + ihl)
-      dport = u16(b, off + ihl + 2)
-    }
+    this.#read(b, off, ihl, len)
+    const proto = this.#pProto
+    const src = this.#pSrc
+    const dst = this.#pDst
+    const sport = this.#pSport
+    const dport = this.#pDport
     const n = this.#proto.length
     for (let i = 0; i < n; i++) {
       if (this.#permit[i] !== 1) continue
@@ -164,6 +164,25 @@ export class Policy {
       if (policyIds.includes(this.policyIds[this.#policyIndex[i] as number] as string)) return true
     }
     return false
+  }
+
+  /**
+   * The selector fields of the IPv4 packet at b[off] into #p*, shared by match() and permits() without
+   * allocating a tuple per packet. Ports are −1 when the packet has none to compare: not TCP/UDP/SCTP/
+   * UDP-Lite, a non-initial fragment, or too short.
+   */
+  #read(b: Uint8Array, off: number, ihl: number, len: number): void {
+    const proto = b[off + 9] as number
+    this.#pProto = proto
+    this.#pSrc = u32(b, off + 12)
+    this.#pDst = u32(b, off + 16)
+    if (hasPorts(proto) && !ipv4IsNonInitialFragment(b, off) && len >= ihl + 4) {
+      this.#pSport = u16(b, off + ihl)
+      this.#pDport = u16(b, off + ihl + 2)
+    } else {
+      this.#pSport = -1
+      this.#pDport = -1
+    }
   }
 
   #one(i: number, src: number, dst: number, sport: number, dport: number): boolean {

@@ -167,6 +167,52 @@ t.test('two data planes over real TUNs, the kernel routing between them (one nam
   t.equal(gm1.error, undefined)
 })
 
+t.test('fragments made before encryption are reassembled by the destination kernel, which answers the ping', { skip }, async (t) => {
+  // A 1400-octet echo request without DF from lan0 → gm1: GM1's path MTU is 900, so it splits the inner
+  // packet and seals each piece (no ESP packet above 900) → ESP routed into gm2 (MTU 900: an ESP packet
+  // sealed whole would be fragmented by the kernel here, and GM2 drops ESP fragments) → GM2 decrypts each piece
+  // → the namespace's own address 10.2.0.9 reassembles them and replies → the reply comes out on lan0.
+  // The local table is moved after our rules so that 10.2.0.9 is reached through the members first.
+  const ns = netns(t)
+  const lan = openTun({ name: 'lan0', netns: ns.name })
+  const tun1 = openTun({ name: 'gm1', netns: ns.name })
+  const tun2 = openTun({ name: 'gm2', netns: ns.name, mtuBytes: 900 }) // the path: larger ESP would arrive in fragments
+  t.teardown(async () => { await lan.close() })
+  for (const d of ['lan0', 'gm1', 'gm2']) ns.ip('link', 'set', d, 'up')
+  ns.sysctl('net.ipv4.ip_forward=1')
+  for (const d of ['all', 'lan0', 'gm1', 'gm2']) ns.sysctl(`net.ipv4.conf.${d}.send_redirects=0`)
+  ns.ip('addr', 'add', '10.2.0.9/32', 'dev', 'lo')
+  ns.ip('route', 'add', '10.1.0.0/16', 'dev', 'lan0')
+  ns.ip('route', 'add', '10.2.0.0/16', 'dev', 'gm1', 'table', '100')
+  ns.ip('route', 'add', '10.2.0.0/16', 'dev', 'gm2', 'table', '101')
+  ns.ip('rule', 'add', 'pref', '10', 'iif', 'lan0', 'lookup', '100')
+  ns.ip('rule', 'add', 'pref', '20', 'iif', 'gm1', 'ipproto', '50', 'lookup', '101')
+  ns.ip('rule', 'add', 'pref', '1000', 'lookup', 'local')
+  ns.ip('rule', 'del', 'pref', '0', 'lookup', 'local')
+
+  const params = aesCbc(256, 2, 0x0f4a6000)
+  const acl = createPolicy([{ action: 'permit', src: '10.0.0.0/8', dst: '10.0.0.0/8' }])
+  const clock = new ManualClock()
+  const sas1 = new SaTable({ clock })
+  const sas2 = new SaTable({ clock })
+  sas1.install({ params, lifetimeSec: 3600 })
+  sas2.install({ params, lifetimeSec: 3600 })
+  const gm1 = createDataPlane({ tun: tun1, sas: sas1, policy: acl, clock, pathMtuBytes: 900 })
+  const gm2 = createDataPlane({ tun: tun2, sas: sas2, policy: acl, clock })
+  t.teardown(async () => { await gm1.close(); await gm2.close(); sas1.close(); sas2.close() })
+
+  const req = ping('10.1.0.5', '10.2.0.9', 1400, { dontFragment: false, seq: 77 })
+  const replyRead = readUntil(lan, (p) => p[9] === IpProto.ICMP && p[12] === 10 && p[13] === 2)
+  await lan.write(req, 0, req.length)
+  const rep = await replyRead
+  const h = parseIpv4Header(rep)
+  t.match(h, { src: '10.2.0.9', dst: '10.1.0.5', protocol: 1, checksumOk: true })
+  t.equal(rep[20], 0, 'an echo reply')
+  t.equal(toHex(rep.subarray(28, h.totalBytes)), toHex(req.subarray(28)), 'the whole 1372-octet payload came back')
+  t.match(gm1.snapshot().counters, { preFragmented: 1, preFragments: 2, encryptedPackets: 2, icmpFragNeeded: 0 })
+  t.match(gm2.snapshot().counters, { decryptedPackets: 2, dropFragment: 0, dropAuth: 0, dropPolicy: 0 })
+})
+
 t.test('typed errors: no /dev/net/tun, no CAP_NET_ADMIN, bad namespace', { skip }, async (t) => {
   t.throws(() => openTun({ netns: '/nonexistent/netns' }), { code: 'ERR_TUN_OPEN' })
   t.ok(new TunError('ERR_TUN_IO', 'x') instanceof Error)
