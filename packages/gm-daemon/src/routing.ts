@@ -16,7 +16,16 @@
 //   pref B+9  nop                                       end of the gdoi rules; the next ones (main …) follow
 //
 // A lookup that finds no route in T / T+1 (or a `throw` route) falls through to the next rule, so only
-// protected destinations are diverted. "Local" destinations are the main table's routes through an
+// protected destinations are diverted.
+//
+// Fail-close (config `dataPlane.failClose`, README "Fail-close"): T also holds a `blackhole` route for
+// every destination routed into the TUN, at the worst metric (FAIL_CLOSE_METRIC), which the TUN route
+// (metric 0) hides while it exists. When the process dies, the kernel deletes the TUN and every route
+// through it; the blackholes, the throw routes and the rules stay, so plaintext for protected
+// destinations is dropped instead of falling through to the main table — while the GM's own side
+// (its throw routes, more specific) still falls through. A clean stop removes everything (the operator
+// meant it); a start after a crash keeps the blackholes and the rules in place while it re-installs (no
+// flush), and blocks the destinations they name until the first registration brings the ACL. "Local" destinations are the main table's routes through an
 // interface other than the WAN and the TUN (the sites' LANs): plaintext for them is never diverted
 // (`throw` in T), and only ESP for them is decrypted here (T+1); ESP for anything else is forwarded as is.
 import { execFile } from 'node:child_process'
@@ -26,6 +35,10 @@ import type { AclEntry } from './dataplane/policy.js'
 
 /** Defaults: table 8480 + 2k (and 8481 + 2k), rule preferences 8480 + 10k … + 9, k = the TUN name's trailing number. */
 export const ROUTING_DEFAULTS = { tableBase: 8480, preferenceBase: 8480, refreshMs: 30_000, gdoiPort: 848 } as const
+/** Metric of the fail-close blackhole routes: the worst there is, so the TUN route (metric 0) wins while it exists. */
+export const FAIL_CLOSE_METRIC = 4294967295
+/** SaTable slot id of the stand-in ACL before the first registration (fail-close): no SA ever has it. */
+export const FAIL_CLOSE_POLICY_ID = 'fail-close: not registered'
 /** Rule preferences used above the base. */
 export const RULE_SLOTS = { CONTROL_DPORT: 0, CONTROL_SPORT: 1, FROM_TUN: 2, ESP_FROM_WAN: 3, FROM_WAN: 4, DIVERT: 5, END: 9 } as const
 
@@ -140,7 +153,8 @@ export function localPrefixes(routes: readonly IpRouteJson[], wan: string | null
 // ---- the plan -----------------------------------------------------------------------------------
 
 export interface RouteSpec {
-  readonly type: 'unicast' | 'throw'
+  /** blackhole: fail-close only, at FAIL_CLOSE_METRIC under a unicast route into the TUN. */
+  readonly type: 'unicast' | 'throw' | 'blackhole'
   readonly dst: string
   /** Route MTU (unicast routes into the TUN for plaintext): the largest inner packet whose ESP fits. */
   readonly mtu?: number
@@ -153,16 +167,32 @@ export interface TablePlan {
   readonly in: readonly RouteSpec[]
 }
 
-export function planTables(protectedDsts: readonly string[], localDsts: readonly string[], innerMtuBytes?: number): TablePlan {
+/** `failClose`: each unicast route into the TUN gets a blackhole twin at FAIL_CLOSE_METRIC (see the top). */
+export function planTables(protectedDsts: readonly string[], localDsts: readonly string[], innerMtuBytes?: number, failClose = false): TablePlan {
   const prot = dedupe(protectedDsts.map((s) => parsePrefix(s)).filter((p): p is Prefix => p !== undefined))
   const local = dedupe(localDsts.map((s) => parsePrefix(s)).filter((p): p is Prefix => p !== undefined))
   const out: RouteSpec[] = []
   const mtu = innerMtuBytes !== undefined ? { mtu: innerMtuBytes } : {}
-  for (const q of prot) if (!local.some((p) => within(q, p))) out.push({ type: 'unicast', dst: formatPrefix(q), ...mtu })
+  for (const q of prot) {
+    if (local.some((p) => within(q, p))) continue
+    // the blackhole first: no moment with a route into the TUN that has nothing under it
+    if (failClose) out.push({ type: 'blackhole', dst: formatPrefix(q) })
+    out.push({ type: 'unicast', dst: formatPrefix(q), ...mtu })
+  }
   for (const p of local) if (prot.some((q) => within(p, q) && !samePrefix(p, q))) out.push({ type: 'throw', dst: formatPrefix(p) })
   const inner: Prefix[] = []
   for (const p of local) for (const q of prot) if (within(p, q)) inner.push(p); else if (within(q, p)) inner.push(q)
   return { out, in: dedupe(inner).map((p) => ({ type: 'unicast', dst: formatPrefix(p) })) }
+}
+
+/**
+ * The stand-in ACL of a fail-close member before its first registration: a permit entry (one way,
+ * bound to no SA) per destination to block, so that the data plane drops and counts (dropNoSa) what
+ * the routes send it. Replaced by the downloaded ACL at registration.
+ */
+export function failCloseAcl(dsts: readonly string[]): AclEntry[] {
+  const ps = dedupe(dsts.map((s) => parsePrefix(s)).filter((p): p is Prefix => p !== undefined))
+  return ps.map((p) => ({ action: 'permit', src: 'any', dst: formatPrefix(p), mirrored: false, policyId: FAIL_CLOSE_POLICY_ID }))
 }
 
 /** ESP sizes of a transform (the data plane's EspSuite has these fields). */
@@ -247,6 +277,11 @@ export interface RoutingOptions {
    * needed" itself. Absent / undefined: no route MTU (the data plane's own ICMP is the only guard).
    */
   readonly innerMtuBytes?: () => number | undefined
+  /** Fail-close (config `dataPlane.failClose`): blackholes under the TUN routes, kept after a crash. */
+  readonly failClose?: boolean
+  /** Fail-close: destinations blocked before the first registration (config `dataPlane.blockBeforeRegistration`),
+   *  besides those the blackholes of a crashed run name. */
+  readonly blockBeforeRegistration?: readonly string[]
 }
 
 export interface RoutingStatus {
@@ -255,6 +290,12 @@ export interface RoutingStatus {
   readonly tableOut: number
   readonly tableIn: number
   readonly preference: number
+  readonly failClose: boolean
+  /** Fail-close: the destinations blocked before the first registration (configured, and the blackholes
+   *  a crashed run left); empty once an ACL was downloaded or in fail-open mode. */
+  readonly blockedBeforeRegistration: readonly string[]
+  /** The `ip rule` lines this member installed, in preference order ("pref 8480 ipproto udp dport 848 goto 8489"). */
+  readonly rules: readonly string[]
   readonly protected: readonly string[]
   readonly local: readonly string[]
   readonly plan: TablePlan
@@ -266,6 +307,9 @@ export interface RoutingStatus {
 type Json = Record<string, unknown>
 
 const routeKey = (r: RouteSpec): string => `${r.type} ${r.dst}${r.mtu !== undefined ? ` mtu ${r.mtu}` : ''}`
+/** unicast and throw routes share metric 0 (a replace turns one into the other); blackholes sit apart. */
+const slotKey = (r: RouteSpec): string => `${r.type === 'blackhole' ? 'blackhole' : 'metric0'} ${r.dst}`
+const isFileExists = (err: unknown): boolean => /File exists/i.test((err as Error).message)
 
 function currentRoutes(json: string): RouteSpec[] {
   const arr = JSON.parse(json === '' ? '[]' : json) as IpRouteJson[]
@@ -273,7 +317,8 @@ function currentRoutes(json: string): RouteSpec[] {
     const p = parsePrefix(r.dst)
     if (p === undefined) return []
     const mtu = (r as { metrics?: readonly { mtu?: number }[] }).metrics?.find((m) => m.mtu !== undefined)?.mtu
-    return [{ type: r.type === 'throw' ? 'throw' : 'unicast', dst: formatPrefix(p), ...(mtu !== undefined ? { mtu } : {}) } as RouteSpec]
+    const type = r.type === 'throw' || r.type === 'blackhole' ? r.type : 'unicast'
+    return [{ type, dst: formatPrefix(p), ...(mtu !== undefined ? { mtu } : {}) } as RouteSpec]
   })
 }
 
@@ -287,7 +332,9 @@ export class KernelRouting {
   readonly #log: Logger
   readonly #o: RoutingOptions
   readonly #layout: RuleLayout
+  readonly failClose: boolean
   #acl: readonly AclEntry[] = []
+  #blockedBeforeRegistration: string[] = []
   #protected: string[] = []
   #local: string[] = []
   #plan: TablePlan = { out: [], in: [] }
@@ -309,17 +356,37 @@ export class KernelRouting {
     this.tableOut = o.tableOut ?? d.tableOut
     this.tableIn = this.tableOut + 1
     this.preference = o.preference ?? d.preference
+    this.failClose = o.failClose ?? false
     const ports = new Set<number>([ROUTING_DEFAULTS.gdoiPort, o.localPort, ...o.keyServers.map((k) => k.port)])
     this.#layout = { tun: o.tun, wan, tableOut: this.tableOut, tableIn: this.tableIn, preference: this.preference, controlPorts: [...ports].sort((a, b) => a - b) }
   }
 
-  /** Removes whatever an earlier run left (same preferences and tables), then installs the rules. */
+  /**
+   * Removes whatever an earlier run left (same preferences and tables), then installs the rules.
+   * Fail-close: nothing is removed first (a crashed run's rules and blackholes keep blocking while
+   * this one sets up); the rules are completed, the tables converge, and before the first
+   * registration (`acl` empty) the stand-in ACL blocks the configured destinations and those the
+   * left-over blackholes name. `acl()` is then the ACL the data plane must start with.
+   */
   async install(acl: readonly AclEntry[]): Promise<void> {
-    await this.#removeAll()
-    await this.#sysctls() // before the link comes up: no IPv6 autoconfiguration into the TUN
-    await this.#ip(['link', 'set', 'dev', this.tun, 'up'])
-    for (const r of ruleArgs(this.#layout)) await this.#ip(['-4', 'rule', 'add', ...r])
-    this.#acl = acl
+    let start = acl
+    if (this.failClose) {
+      const left = currentRoutes(await this.#showTable(this.tableOut)).filter((r) => r.type === 'blackhole').map((r) => r.dst)
+      if (acl.length === 0) {
+        start = failCloseAcl([...(this.#o.blockBeforeRegistration ?? []), ...left])
+        this.#blockedBeforeRegistration = start.map((e) => e.dst ?? '')
+      }
+      if (left.length > 0) this.#log.warn({ event: 'gdoi.routing.fail-close.left-over', blackholes: left }, 'fail-close: blackhole routes of an earlier run found; kept until the ACL is known')
+      await this.#sysctls()
+      await this.#ip(['link', 'set', 'dev', this.tun, 'up'])
+      await this.#ensureRules()
+    } else {
+      await this.#removeAll()
+      await this.#sysctls() // before the link comes up: no IPv6 autoconfiguration into the TUN
+      await this.#ip(['link', 'set', 'dev', this.tun, 'up'])
+      for (const r of ruleArgs(this.#layout)) await this.#ip(['-4', 'rule', 'add', ...r])
+    }
+    this.#acl = start
     await this.#sync()
     const every = this.#o.refreshMs ?? ROUTING_DEFAULTS.refreshMs
     if (every > 0) {
@@ -327,14 +394,20 @@ export class KernelRouting {
       this.#timer.unref()
     }
     this.#log.info(
-      { event: 'gdoi.routing.installed', tun: this.tun, wan: this.wan, tableOut: this.tableOut, tableIn: this.tableIn, preference: this.preference, rules: ruleArgs(this.#layout).map((r) => r.join(' ')) },
+      { event: 'gdoi.routing.installed', tun: this.tun, wan: this.wan, failClose: this.failClose, blockedBeforeRegistration: this.#blockedBeforeRegistration, tableOut: this.tableOut, tableIn: this.tableIn, preference: this.preference, rules: ruleArgs(this.#layout).map((r) => r.join(' ')) },
       'routing installed',
     )
+  }
+
+  /** The ACL the routes follow now (after install: the stand-in ACL of a fail-close member not yet registered). */
+  acl(): readonly AclEntry[] {
+    return this.#acl
   }
 
   /** The downloaded ACL changed (registration, rekey with new SATs). */
   update(acl: readonly AclEntry[]): Promise<void> {
     this.#acl = acl
+    this.#blockedBeforeRegistration = []
     return this.#enqueue()
   }
 
@@ -350,6 +423,11 @@ export class KernelRouting {
       tableOut: this.tableOut,
       tableIn: this.tableIn,
       preference: this.preference,
+      failClose: this.failClose,
+      blockedBeforeRegistration: this.#blockedBeforeRegistration,
+      rules: ruleArgs(this.#layout)
+        .sort((x, y) => Number(x[1]) - Number(y[1]))
+        .map((r) => r.join(' ')),
       protected: this.#protected,
       local: this.#local,
       plan: this.#plan,
@@ -369,6 +447,13 @@ export class KernelRouting {
     this.#log.info({ event: 'gdoi.routing.removed', tun: this.tun }, 'routing removed')
   }
 
+  /** Stops without removing anything: what a crash leaves (fail-close: the blackholes keep blocking). */
+  abandon(): void {
+    this.#closed = true
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#log.warn({ event: 'gdoi.routing.abandoned', tun: this.tun, failClose: this.failClose }, 'routing left in place')
+  }
+
   #enqueue(): Promise<void> {
     const next = this.#queue.then(() => (this.#closed ? undefined : this.#sync()))
     this.#queue = next.catch((err: unknown) => {
@@ -383,7 +468,7 @@ export class KernelRouting {
     const main = JSON.parse((await this.#ip(['-j', '-4', 'route', 'show', 'table', 'main'])) || '[]') as IpRouteJson[]
     this.#protected = protectedPrefixes(this.#acl)
     this.#local = localPrefixes(main, this.wan, this.tun)
-    const plan = planTables(this.#protected, this.#local, this.#o.innerMtuBytes?.())
+    const plan = planTables(this.#protected, this.#local, this.#o.innerMtuBytes?.(), this.failClose)
     const changed = (await this.#apply(this.tableOut, plan.out)) + (await this.#apply(this.tableIn, plan.in))
     this.#plan = plan
     if (changed > 0) {
@@ -399,20 +484,48 @@ export class KernelRouting {
   async #apply(table: number, want: readonly RouteSpec[]): Promise<number> {
     const have = currentRoutes(await this.#showTable(table))
     const haveKeys = new Set(have.map(routeKey))
-    const wantDst = new Set(want.map((r) => r.dst))
+    const wantSlots = new Set(want.map(slotKey))
+    const blackhole = ['metric', String(FAIL_CLOSE_METRIC)]
     let n = 0
     for (const r of want) {
       if (haveKeys.has(routeKey(r))) continue
-      const spec = r.type === 'throw' ? ['throw', r.dst] : [r.dst, 'dev', this.tun, ...(r.mtu !== undefined ? ['mtu', String(r.mtu)] : [])]
+      const spec =
+        r.type === 'throw' ? ['throw', r.dst]
+        : r.type === 'blackhole' ? ['blackhole', r.dst, ...blackhole]
+        : [r.dst, 'dev', this.tun, ...(r.mtu !== undefined ? ['mtu', String(r.mtu)] : [])]
       await this.#ip(['-4', 'route', 'replace', ...spec, 'table', String(table)])
       n++
     }
     for (const r of have) {
-      if (wantDst.has(r.dst)) continue
-      await this.#ip(['-4', 'route', 'del', ...(r.type === 'throw' ? ['throw'] : []), r.dst, 'table', String(table)])
+      if (wantSlots.has(slotKey(r))) continue
+      // the type always: `del DST` alone would take whichever route of DST comes first (the blackhole too)
+      const spec = r.type === 'blackhole' ? ['blackhole', r.dst, ...blackhole] : [r.type, r.dst]
+      await this.#ip(['-4', 'route', 'del', ...spec, 'table', String(table)])
       n++
     }
     return n
+  }
+
+  /**
+   * Fail-close start: adds the rules that are missing without removing the present ones first (no
+   * moment without the divert rule). A preference that then holds more rules than it should (a
+   * crashed run with another layout: other ports, another WAN) is cleared and re-added.
+   */
+  async #ensureRules(): Promise<void> {
+    const want = ruleArgs(this.#layout)
+    for (const r of want) await this.#ip(['-4', 'rule', 'add', ...r]).catch((err: unknown) => { if (!isFileExists(err)) throw err })
+    const count = new Map<number, number>()
+    for (const r of JSON.parse((await this.#ip(['-j', '-4', 'rule', 'show'])) || '[]') as Json[]) {
+      const p = Number(r['priority'])
+      if (p >= this.preference && p <= this.preference + RULE_SLOTS.END) count.set(p, (count.get(p) ?? 0) + 1)
+    }
+    const wanted = (p: number): string[][] => want.filter((r) => Number(r[1]) === p)
+    for (const [p, have] of [...count].sort((a, b) => b[0] - a[0])) {
+      if (have === wanted(p).length) continue
+      this.#log.warn({ pref: p, have, want: wanted(p).length }, 'fail-close: stale routing rules of an earlier run replaced')
+      for (let i = 0; i < have; i++) await this.#ip(['-4', 'rule', 'del', 'pref', String(p)]).catch(() => undefined)
+      for (const r of wanted(p)) await this.#ip(['-4', 'rule', 'add', ...r])
+    }
   }
 
   /** `ip -j route show table N`; a table that does not exist yet (no route ever added) is empty. */
@@ -484,7 +597,8 @@ export async function resolveWan(o: Pick<RoutingOptions, 'interface' | 'keyServe
   }
 }
 
-/** Resolves the WAN and installs the routing for the current ACL. Throws RoutingError (after cleaning up). */
+/** Resolves the WAN and installs the routing for the current ACL. Throws RoutingError (after cleaning up;
+ *  in fail-close mode the blackholes and rules stay, as after a crash). */
 export async function startRouting(o: RoutingOptions, acl: readonly AclEntry[]): Promise<KernelRouting> {
   const ip = o.ip ?? runIp
   const wan = await resolveWan({ ...o, ip })
@@ -493,7 +607,8 @@ export async function startRouting(o: RoutingOptions, acl: readonly AclEntry[]):
   try {
     await r.install(acl)
   } catch (err) {
-    await r.close().catch(() => undefined)
+    if (r.failClose) r.abandon()
+    else await r.close().catch(() => undefined)
     throw err
   }
   return r

@@ -8,7 +8,10 @@ import { join } from 'node:path'
 import pino from 'pino'
 import type { AclEntry } from '../src/dataplane/policy.js'
 import {
+  FAIL_CLOSE_METRIC,
+  FAIL_CLOSE_POLICY_ID,
   defaultNumbers,
+  failCloseAcl,
   innerMtuBytes,
   localPrefixes,
   parsePrefix,
@@ -18,9 +21,8 @@ import {
   resolveWan,
   ruleArgs,
   startRouting,
-  RoutingError,
-  type IpRunner,
 } from '../src/routing.js'
+import { fakeIp } from './helpers/fake-ip.js'
 
 const log = pino({ level: 'silent' })
 const SITE_ACL: AclEntry[] = [{ action: 'permit', src: '10.1.0.0/16', dst: '10.1.0.0/16', policyId: 'ip 10.1.0.0/16 10.1.0.0/16', mirrored: true }]
@@ -114,59 +116,6 @@ t.test('route MTU: the largest inner packet whose ESP fits the TUN MTU (same sum
   t.equal(innerMtuBytes(100, []), 68, 'never below the IPv4 minimum')
 })
 
-/** A fake `ip`: rules and tables in memory, commands recorded. */
-function fakeIp(main: unknown[] = [{ dst: 'default', gateway: '10.0.1.1', dev: 'wan' }, { dst: '10.1.1.0/24', dev: 'lan' }]) {
-  const calls: string[] = []
-  const rules: { priority: number; text: string }[] = [{ priority: 0, text: 'lookup local' }, { priority: 32766, text: 'lookup main' }]
-  const tables = new Map<string, Map<string, Record<string, unknown>>>()
-  let failOn: RegExp | undefined
-  const ip: IpRunner = (args) => {
-    const cmd = args.join(' ')
-    calls.push(cmd)
-    if (failOn?.test(cmd)) return Promise.reject(new RoutingError('ERR_ROUTING_IP', `ip ${cmd}: RTNETLINK answers: Operation not permitted`))
-    const a = args.filter((x) => x !== '-4' && x !== '-j')
-    if (a[0] === 'link') return Promise.resolve(a[3] === 'wan' || a[3] === 'gdoi0' ? '' : Promise.reject(new RoutingError('ERR_ROUTING_IP', 'no such device')))
-    if (a[0] === 'rule' && a[1] === 'show') return Promise.resolve(JSON.stringify(rules.map((r) => ({ priority: r.priority }))))
-    if (a[0] === 'rule' && a[1] === 'add') {
-      rules.push({ priority: Number(a[3]), text: a.slice(4).join(' ') })
-      return Promise.resolve('')
-    }
-    if (a[0] === 'rule' && a[1] === 'del') {
-      const i = rules.findIndex((r) => r.priority === Number(a[3]))
-      if (i < 0) return Promise.reject(new RoutingError('ERR_ROUTING_IP', 'No such file or directory'))
-      rules.splice(i, 1)
-      return Promise.resolve('')
-    }
-    if (a[0] === 'route' && a[1] === 'get') return Promise.resolve(JSON.stringify([{ dst: a[2], dev: 'wan' }]))
-    const table = a[a.length - 1] ?? ''
-    if (a[0] === 'route' && a[1] === 'show') {
-      if (table === 'main') return Promise.resolve(JSON.stringify(main))
-      const tb = tables.get(table)
-      if (tb === undefined) return Promise.reject(new RoutingError('ERR_ROUTING_IP', `ip route show table ${table}: Error: ipv4: FIB table does not exist.`))
-      return Promise.resolve(JSON.stringify([...tb.values()]))
-    }
-    if (a[0] === 'route' && a[1] === 'flush') {
-      tables.delete(table)
-      return Promise.resolve('')
-    }
-    if (a[0] === 'route' && (a[1] === 'replace' || a[1] === 'del')) {
-      const rest = a.slice(2, -2)
-      const type = rest[0] === 'throw' ? 'throw' : 'unicast'
-      const dst = type === 'throw' ? rest[1] : rest[0]
-      const tb = tables.get(table) ?? new Map<string, Record<string, unknown>>()
-      tables.set(table, tb)
-      if (a[1] === 'del') tb.delete(dst ?? '')
-      else {
-        const mtu = rest.indexOf('mtu')
-        tb.set(dst ?? '', { ...(type === 'throw' ? { type } : { dev: rest[2] }), dst, flags: [], ...(mtu > 0 ? { metrics: [{ mtu: Number(rest[mtu + 1]) }] } : {}) })
-      }
-      return Promise.resolve('')
-    }
-    return Promise.reject(new Error(`fake ip: unexpected ${cmd}`))
-  }
-  return { ip, calls, rules, tables, failOn: (re: RegExp | undefined) => (failOn = re) }
-}
-
 function procSys(): { root: string; read(p: string): string; done(): void } {
   const root = mkdtempSync(join(tmpdir(), 'gdoi-routing-'))
   for (const [p, v] of [['net/ipv4/conf/gdoi0/rp_filter', '1'], ['net/ipv4/conf/wan/rp_filter', '1'], ['net/ipv4/conf/all/rp_filter', '0'], ['net/ipv6/conf/gdoi0/disable_ipv6', '0'], ['net/ipv4/ip_forward', '1']] as const) {
@@ -254,4 +203,96 @@ t.test('resolveWan: configured interface, else the route to the key server', asy
   t.equal(await resolveWan({ interface: 'wan', keyServers: [], tun: 'gdoi0', log, ip: f.ip }), 'wan')
   t.equal(await resolveWan({ interface: 'GigabitEthernet0/1', keyServers: [{ address: '10.0.0.2', port: 848 }], tun: 'gdoi0', log, ip: f.ip }), 'wan', 'an IOS name falls back to the route')
   t.equal(await resolveWan({ interface: null, keyServers: [], tun: 'gdoi0', log, ip: f.ip }), null)
+})
+
+t.test('fail-close plan: a blackhole under every route into the TUN, never over the own side', async (t) => {
+  t.same(planTables(['10.1.0.0/16'], ['10.1.1.0/24', '10.2.1.0/24'], 1342, true).out, [
+    { type: 'blackhole', dst: '10.1.0.0/16' },
+    { type: 'unicast', dst: '10.1.0.0/16', mtu: 1342 },
+    { type: 'throw', dst: '10.1.1.0/24' },
+  ], 'the own LAN inside the protected prefix stays thrown (more specific than the blackhole)')
+  t.same(planTables(['10.1.2.0/24'], ['10.1.0.0/16'], undefined, true).out, [], 'a protected prefix inside the own side: no route, no blackhole')
+  t.notOk(planTables(['10.1.0.0/16'], ['10.1.1.0/24'], 1342).out.some((r) => r.type === 'blackhole'), 'fail-open: none')
+  t.same(failCloseAcl(['10.3.0.0/16', 'bogus', '10.3.0.9/16']), [{ action: 'permit', src: 'any', dst: '10.3.0.0/16', mirrored: false, policyId: FAIL_CLOSE_POLICY_ID }], 'stand-in ACL: one way, no SA slot, deduplicated')
+})
+
+const FC_OPTS = { tun: 'gdoi0', interface: 'wan', keyServers: [{ address: '10.0.0.2', port: 848 }], localPort: 848, log, refreshMs: 0 } as const
+const blackholes = (f: ReturnType<typeof fakeIp>): string[] => [...(f.tables.get('8480')?.values() ?? [])].filter((r) => r['type'] === 'blackhole').map((r) => `${String(r['dst'])} metric ${String(r['metric'])}`).sort()
+
+t.test('KernelRouting fail-close: blackholes follow the ACL, survive a crash, start-up keeps them, clean stop removes them', async (t) => {
+  const f = fakeIp()
+  const sys = procSys()
+  t.teardown(sys.done)
+  const open = await startRouting({ ...FC_OPTS, ip: f.ip, procSys: sys.root }, [])
+  await open.update(SITE_ACL)
+  t.same(blackholes(f), [], 'fail-open: no blackhole')
+  await open.close()
+
+  const r = await startRouting({ ...FC_OPTS, ip: f.ip, procSys: sys.root, failClose: true, innerMtuBytes: () => 1342 }, [])
+  t.same(r.status().failClose, true)
+  t.same(r.acl(), [], 'nothing configured, nothing left over: nothing to block before registration')
+  await r.update([{ action: 'permit', src: '10.1.0.0/16', dst: '10.1.0.0/16', policyId: 'a' }, { action: 'permit', src: '10.1.1.0/24', dst: '10.9.0.0/16', mirrored: false, policyId: 'b' }])
+  t.same(blackholes(f), [`10.1.0.0/16 metric ${FAIL_CLOSE_METRIC}`, `10.9.0.0/16 metric ${FAIL_CLOSE_METRIC}`], 'one per route into the TUN, at the worst metric')
+  t.same(f.tables.get('8480')?.get('10.1.0.0/16'), { dev: 'gdoi0', dst: '10.1.0.0/16', flags: [], metrics: [{ mtu: 1342 }] }, 'the TUN route beside it, metric 0')
+  t.same(f.tables.get('8480')?.get('10.1.1.0/24')?.['type'], 'throw', 'the own LAN still thrown')
+  t.match(r.status().plan.out, [{ type: 'blackhole' }, { type: 'unicast' }], 'status shows them')
+
+  await r.update(SITE_ACL)
+  t.same(blackholes(f), [`10.1.0.0/16 metric ${FAIL_CLOSE_METRIC}`], 'a prefix leaving the ACL takes its blackhole along')
+  t.ok(f.calls.includes(`-4 route del blackhole 10.9.0.0/16 metric ${FAIL_CLOSE_METRIC} table 8480`))
+  t.ok(f.calls.includes('-4 route del unicast 10.9.0.0/16 table 8480'), 'the TUN route deleted by type: never the blackhole by mistake')
+
+  // SIGKILL: nothing of ours runs; the kernel drops the TUN and its routes, the rest stays
+  r.abandon()
+  f.crash()
+  t.same(blackholes(f), [`10.1.0.0/16 metric ${FAIL_CLOSE_METRIC}`], 'after the crash the blackhole is what 10.1.0.0/16 hits')
+  t.equal(f.rules.filter((x) => x.priority === 8485).length, 1, 'the divert rule stays')
+
+  const mark = f.calls.length
+  const again = await startRouting({ ...FC_OPTS, ip: f.ip, procSys: sys.root, failClose: true, blockBeforeRegistration: ['10.7.0.0/16'] }, [])
+  const restart = f.calls.slice(mark)
+  t.notOk(restart.some((c) => c.includes('flush') || / rule del /.test(c) || c.includes('route del')), 'nothing removed on the way up: no window without the blackhole or the divert rule')
+  t.same(again.acl().map((e) => e.dst), ['10.1.0.0/16', '10.7.0.0/16'], 'blocked until registration: the left-over blackhole and the configured prefix')
+  t.same(again.status().blockedBeforeRegistration, ['10.1.0.0/16', '10.7.0.0/16'])
+  t.ok(again.acl().every((e) => e.policyId === FAIL_CLOSE_POLICY_ID))
+  t.equal(f.tables.get('8480')?.get('10.1.0.0/16')?.['dev'], 'gdoi0', 'the route into the new TUN is back (the data plane counts the drops)')
+  t.same(blackholes(f), [`10.1.0.0/16 metric ${FAIL_CLOSE_METRIC}`, `10.7.0.0/16 metric ${FAIL_CLOSE_METRIC}`])
+  t.same(f.rules.filter((x) => x.priority >= 8480 && x.priority <= 8489).map((x) => x.priority).sort(), [8480, 8481, 8482, 8483, 8484, 8485, 8489], 'the rules completed, none doubled')
+
+  await again.update([{ action: 'permit', src: '10.3.0.0/16', dst: '10.3.0.0/16', policyId: 'c' }])
+  t.same(again.status().blockedBeforeRegistration, [], 'registered: the ACL decides')
+  t.same(blackholes(f), [`10.3.0.0/16 metric ${FAIL_CLOSE_METRIC}`])
+
+  await again.close()
+  t.notOk(f.tables.has('8480'), 'a clean stop removes the blackholes too (the operator meant it)')
+  t.same(f.rules.filter((x) => x.priority >= 8480 && x.priority <= 8489), [])
+})
+
+t.test('KernelRouting fail-close: a crashed run with another layout has its stale rules replaced', async (t) => {
+  const f = fakeIp()
+  const sys = procSys()
+  t.teardown(sys.done)
+  f.rules.push({ priority: 8480, text: 'ipproto udp dport 9848 goto 8489' }, { priority: 8485, text: 'lookup 8480' }, { priority: 8487, text: 'lookup 1234' })
+  const r = await startRouting({ ...FC_OPTS, ip: f.ip, procSys: sys.root, failClose: true }, SITE_ACL)
+  t.same(f.rules.filter((x) => x.priority >= 8480 && x.priority <= 8489).map((x) => `${x.priority} ${x.text}`).sort(), [
+    '8480 ipproto udp dport 848 goto 8489',
+    '8481 ipproto udp sport 848 goto 8489',
+    '8482 iif gdoi0 goto 8489',
+    '8483 iif wan ipproto esp lookup 8481',
+    '8484 iif wan goto 8489',
+    '8485 lookup 8480',
+    '8489 nop',
+  ])
+  t.same(r.acl(), SITE_ACL, 'an ACL at start: no stand-in')
+  await r.close()
+})
+
+t.test('startRouting fail-close: a failing `ip` leaves what blocks in place', async (t) => {
+  const f = fakeIp()
+  const sys = procSys()
+  t.teardown(sys.done)
+  f.failOn(/route replace 10.1.0.0\/16 dev/)
+  await t.rejects(startRouting({ ...FC_OPTS, ip: f.ip, procSys: sys.root, failClose: true }, SITE_ACL), { name: 'RoutingError' })
+  t.same(blackholes(f), [`10.1.0.0/16 metric ${FAIL_CLOSE_METRIC}`], 'the blackhole (added first) stays: the member is not running, nothing may leak')
+  t.equal(f.rules.filter((x) => x.priority === 8485).length, 1)
 })

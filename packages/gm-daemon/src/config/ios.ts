@@ -1,7 +1,8 @@
 // A pasted Cisco IOS group-member configuration → the GM YAML schema's input. Understood:
 // crypto isakmp policy/key, crypto keyring, crypto gdoi group (identity, server address ipv4,
-// client registration interface), crypto map NAME N gdoi / set group, interface (ip address,
-// crypto map). Everything else is ignored with a warning; errors carry the line number.
+// client registration interface), crypto map NAME N gdoi / set group, crypto map NAME gdoi fail-close /
+// activate (→ dataPlane.failClose), interface (ip address, crypto map). Everything else is ignored with
+// a warning; errors carry the line number.
 import {
   iosGroupIdentity,
   iosIkePolicies,
@@ -58,6 +59,23 @@ function gdoiMaps(doc: IosDoc): Map<string, { groups: string[]; line: number }> 
       }
     }
     out.set(name, entry)
+  }
+  return out
+}
+
+/**
+ * `crypto map NAME gdoi fail-close` with `activate` under it → the map names in fail-close mode (an
+ * inactive block is Cisco's way to stage it). Its `match address` ACL (traffic let through in clear
+ * before registration) is not supported: left for the "ignored" warning.
+ */
+function failCloseMaps(doc: IosDoc): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const n of doc.find(['crypto', 'map'])) {
+    if (n.words[3]?.toLowerCase() !== 'gdoi' || n.words[4]?.toLowerCase() !== 'fail-close') continue
+    const activate = n.children.find((c) => startsWith(c, ['activate']))
+    doc.take(n, ...(activate ? [activate] : []))
+    if (activate) out.set(n.words[2] ?? '', n.line)
+    else doc.warn(n.line, `crypto map ${n.words[2] ?? ''} gdoi fail-close without "activate": fail-open`)
   }
   return out
 }
@@ -142,6 +160,12 @@ export function gmFromIos(doc: IosDoc): unknown {
   if (chosen.iface) {
     input['interface'] = chosen.iface.name
     doc.mapPath('interface', chosen.iface.node.line)
+  }
+  const failCloseMap = failCloseMaps(doc)
+  const failCloseLine = chosen.iface?.cryptoMap !== undefined ? failCloseMap.get(chosen.iface.cryptoMap) : undefined
+  if (failCloseLine !== undefined) {
+    input['dataPlane'] = { failClose: true }
+    doc.mapPath('dataPlane', failCloseLine)
   }
   return input
 }

@@ -75,3 +75,17 @@ t.test('errors carry lines; keys never appear', (t) => {
   t.notMatch(JSON.stringify(got), /GM-PSK/)
   t.end()
 })
+
+t.test('crypto map NAME gdoi fail-close with activate: dataPlane.failClose (its match address ACL is not supported)', (t) => {
+  const base = GM.replace(' server address ipv4 10.0.0.2\n', '')
+  t.equal(parse(base).config.dataPlane, undefined, 'absent: fail-open')
+  const on = parse(`${base}crypto map GM-MAP gdoi fail-close\n match address FC-ACL\n activate\n`)
+  t.same(on.config.dataPlane, { failClose: true })
+  t.match(on.warnings, [{ message: /ignored: "description WAN"/ }, { message: /ignored: "match address FC-ACL"/, line: 20 }])
+  const staged = parse(`${base}crypto map GM-MAP gdoi fail-close\n`)
+  t.equal(staged.config.dataPlane, undefined, 'without activate: fail-open')
+  t.match(staged.warnings, [{}, { message: /without "activate": fail-open/, line: 19 }])
+  const other = parse(`${base}crypto map OTHER gdoi fail-close\n activate\n`)
+  t.equal(other.config.dataPlane, undefined, 'a map on no interface of this group changes nothing')
+  t.end()
+})
