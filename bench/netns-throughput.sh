@@ -10,6 +10,8 @@
 #   sudo bench/netns-throughput.sh [RUNS=5] [SECONDS_PER_RUN=5] [PINGS=1000]
 #
 # Root, iperf3, ping, jq and a build (pnpm build). Uses its own lab id (gdoi-b<pid>-*), torn down at exit.
+# The TEK transform: GDOI_LAB_TRANSFORM (lab/netns.sh), e.g. GDOI_LAB_TRANSFORM="esp-gcm 256" for ESP
+# AES-256-GCM-16; default the lab's "esp-aes 256 esp-sha-hmac".
 # Prints a Markdown table for bench/README.md.
 set -euo pipefail
 
@@ -83,7 +85,7 @@ done
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 echo
-echo "$(date -u +%Y-%m-%d), $(nproc) CPUs ($cpu), kernel $(uname -r), node $(node --version), iperf3 $(iperf3 --version | head -1 | awk '{print $2}'); $RUNS runs × ${SECS}s, medians"
+echo "$(date -u +%Y-%m-%d), $(nproc) CPUs ($cpu), kernel $(uname -r), node $(node --version), iperf3 $(iperf3 --version | head -1 | awk '{print $2}'); TEK ${GDOI_LAB_TRANSFORM:-esp-aes 256 esp-sha-hmac}; $RUNS runs × ${SECS}s, medians"
 echo
 echo "| path | TCP Mbit/s | UDP received Mbit/s (1280-octet datagrams) | ping RTT p50 ms | ping RTT p99 ms |"
 echo "|---|---|---|---|---|"
