@@ -10,6 +10,8 @@
 #   bench/run.sh cluster-storm [--count 2000] [--runs 3] [--servers 1,2]  # storm over key servers on etcd
 #   bench/run.sh latency [--runs 5] [--count 500]                        # added ping RTT through two GMs (netns lab, root)
 #   bench/run.sh throughput [RUNS] [SECONDS] [PINGS]                     # = bench/netns-throughput.sh (netns lab, root)
+#   bench/run.sh strongswan [RUNS] [SECONDS] ["gcm cbc"]                 # = bench/strongswan-compare.sh: vs strongSwan (root)
+#   bench/run.sh flood   [--runs 3] [--pps N] [--json F]                 # = lab/flood.sh: spoofed MM1s vs 3 GMs registering (root)
 #
 # The daemons run from dist/ (built first with `pnpm build`); the orchestrator runs from the TypeScript
 # sources through the loader tap ships. Options after NAME go to the benchmark.
@@ -74,8 +76,19 @@ case "$name" in
     echo "bench/run.sh throughput: bench/netns-throughput.sh is not there" >&2
     exit 2
     ;;
+  strongswan)
+    # iperf3 through two GMs vs two strongSwan 5.9 gateways (kernel-libipsec), same ciphers, same run
+    # (root; installs strongSwan with apt-get when it is missing).
+    build
+    exec bash bench/strongswan-compare.sh "$@"
+    ;;
+  flood)
+    # A flood of spoofed MM1s at the key server while three GMs register, in the netns lab (root).
+    build
+    exec bash lab/flood.sh "$@"
+    ;;
   *)
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -24,12 +24,19 @@
 #   5. zero pings lost over 1-4;
 #   6. restart every key server and every etcd member: the KEK, the TEKs and the SEQ survive, and the
 #      next rekey (SEQ + 1) is accepted by every GM without re-registering.
-# Namespaces are gdoi-cl-*; every process is started and stopped by PID; `down` runs on exit.
+# Namespaces are gdoi-cl-* (GDOI_LAB_ID=<id>: gdoi-<id>-cl-*); every process is started and stopped by
+# PID; `down` runs on exit. The namespace helpers are lab/lib/netns.sh's, shared with lab/netns.sh.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-P=gdoi-cl
-RUN=${GDOI_CL_RUN:-/run/gdoi-cl}
+# GDOI_LAB_ID=<id>: namespaces gdoi-<id>-cl-*, run directory /run/gdoi-<id>-cl (a lab of one's own).
+if [ -n "${GDOI_LAB_ID:-}" ]; then
+  [[ $GDOI_LAB_ID =~ ^[a-z0-9]{1,12}$ ]] || { echo "cluster.sh: GDOI_LAB_ID must be 1-12 lowercase letters or digits" >&2; exit 2; }
+  P=gdoi-$GDOI_LAB_ID-cl
+else
+  P=gdoi-cl
+fi
+RUN=${GDOI_CL_RUN:-/run/$P}
 TTL=${GDOI_CL_TTL:-5}              # store.leaseTtlSec
 TEK_LIFE=${GDOI_CL_TEK_LIFE:-45}   # TEK rekey every 30 s (lead = lifetime/3)
 NS_MM=$P-mm
@@ -45,57 +52,20 @@ NODE=${NODE:-node}
 ETCD=${ETCD:-etcd}
 GROUP=GETVPN-GRP
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "cluster.sh: $*"; exit 1; }
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-ns_exists() { [ -e "/run/netns/$1" ]; }
+# say die nsx ns_exists veth sysctl_ns wait_for start_daemon stop_pidfile (shared with lab/netns.sh)
+# shellcheck source=lab/lib/netns.sh
+source "$REPO/lab/lib/netns.sh"
 ks_addr() { echo "10.0.1$1.2"; }
 gm_addr() { echo "10.0.3$1.2"; }
 etcd_addr() { echo "10.0.20.1$1"; }
 now_ms() { date +%s%3N; }
 
-veth() { # veth NS_A IF_A NS_B IF_B
-  ip -n "$1" link add "$2" type veth peer name "$4" netns "$3"
-  ip -n "$1" link set "$2" up
-  ip -n "$3" link set "$4" up
-}
-
-start_bg() { # start_bg NAME NS ARGS...: background, log + PID file in the run directory
-  local name=$1 ns=$2
-  shift 2
-  ip netns exec "$ns" "$@" </dev/null >>"$RUN/$name.log" 2>&1 &
-  echo $! >"$RUN/$name.pid"
+start_bg() { # start_bg NAME NS ARGS...: start_daemon, not a job of this shell (the test's `wait`s)
+  start_daemon "$@"
   disown $!
 }
-
 pid_of() { cat "$RUN/$1.pid" 2>/dev/null || true; }
-
-# Stops the process of a PID file if it is still ours (its command line names this lab's run directory).
-stop_pid() { # stop_pid NAME [SIGNAL]
-  local name=$1 sig=${2:-TERM} pid i
-  pid=$(pid_of "$name")
-  rm -f "$RUN/$name.pid"
-  [[ $pid =~ ^[0-9]+$ ]] || return 0
-  [ -r "/proc/$pid/cmdline" ] || return 0
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$RUN/" || return 0
-  kill "-$sig" "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 40; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.25
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
-  local limit=$1 what=$2 i
-  shift 2
-  for ((i = 0; i < limit * 4; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.25
-  done
-  say "timed out after ${limit}s waiting for $what"
-  return 1
-}
+stop_pid() { stop_pidfile "$RUN/$1.pid" "${2:-TERM}"; } # stop_pid NAME [SIGNAL]
 
 ks_json() { "$NODE" "$KS_BIN" status --json --socket "$RUN/ks$1.sock" 2>/dev/null; }
 gm_json() { "$NODE" "$GM_BIN" status --json --socket "$RUN/gm$1.sock" 2>/dev/null; }
@@ -214,12 +184,8 @@ cmd_up() {
   write_configs
 
   say "creating namespaces $P-{mm,etcd,ks1..3,gm1..3,site1..3}"
-  for ns in "${ALL_NS[@]}"; do
-    ip netns add "$ns"
-    echo "$ns" >>"$RUN/namespaces"
-    ip -n "$ns" link set lo up
-  done
-  nsx "$NS_MM" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
+  add_namespaces "${ALL_NS[@]}"
+  sysctl_ns "$NS_MM" net.ipv4.ip_forward=1
   veth "$NS_ETCD" eth0 "$NS_MM" etcd
   for n in 1 2 3; do ip -n "$NS_ETCD" addr add "$(etcd_addr "$n")/24" dev eth0; done
   ip -n "$NS_MM" addr add 10.0.20.1/24 dev etcd
@@ -237,7 +203,7 @@ cmd_up() {
     ip -n "$NS_MM" addr add "10.0.3$n.1/24" dev "gm$n"
     ip -n "$NS_MM" route add "10.1.$n.0/24" via "$(gm_addr "$n")"
     ip -n "$gm" route add default via "10.0.3$n.1"
-    nsx "$gm" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
+    sysctl_ns "$gm" net.ipv4.ip_forward=1
     veth "$gm" lan "$site" eth0
     ip -n "$gm" addr add "10.1.$n.1/24" dev lan
     ip -n "$site" addr add "10.1.$n.2/24" dev eth0

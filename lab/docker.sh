@@ -7,7 +7,8 @@
 #   lab/docker.sh test     prove the lab works (lab/lib/checks.sh, shared with lab/netns.sh: registration,
 #                          site-to-site pings, ESP with preserved addresses and one SPI seen from mm,
 #                          clear traffic outside the ACL, a TEK rekey with no loss, `status` from inside
-#                          the containers); exit status 0 only if all pass
+#                          the containers, the daemons' Prometheus metrics scraped on this host's
+#                          127.0.0.1:9848..9851); exit status 0 only if all pass
 #   lab/docker.sh status   the key server's and the GMs' status (from inside the containers)
 #   lab/docker.sh logs     the containers' logs
 #   lab/docker.sh down     remove the containers, networks and the key server's volume (images stay;
@@ -250,6 +251,18 @@ lab_gm_status() { local n=$1; shift; docker exec "${CID[gm$n]}" gdoi-gm status "
 lab_ks_status() { docker exec "${CID[ks]}" gdoi-ks status "$@"; }
 lab_ks_rekey() { docker exec "${CID[ks]}" gdoi-ks rekey --group GETVPN-GRP; }
 lab_logs() { docker logs "${CID[$1]}" 2>&1; }
+# Metrics: the port each daemon listens on in its container (docker/config/*.yaml metrics.listen), and
+# where compose published it on this host (compose.yaml: 127.0.0.1 only). Scraped from the host, as a
+# Prometheus next to the lab would.
+metrics_port() { case "$1" in ks) echo 9848 ;; *) echo 9849 ;; esac; }
+lab_metrics_published() { docker port "${CID[$1]}" "$(metrics_port "$1")/tcp"; }
+lab_scrape() {
+  local where
+  where=$(lab_metrics_published "$1" | head -n 1)
+  [ -n "$where" ] || { echo "$1: metrics port $(metrics_port "$1") not published" >&2; return 1; }
+  # shellcheck disable=SC2016  # JavaScript, not shell
+  node -e 'fetch(`http://${process.argv[1]}/metrics`).then((r) => r.text()).then((t) => process.stdout.write(t), (e) => { console.error(String(e)); process.exit(1) })' "$where"
+}
 
 cmd_test() {
   preflight

@@ -20,7 +20,9 @@
 #
 # Environment: GDOI_LAB_ID (default "lab"; namespaces are gdoi-<id>-ks, -mm, -gm1..3, -site1..3, so
 # several labs can run side by side), GDOI_LAB_RUN (run directory, default /run/gdoi-<id>: configs,
-# logs, PID files, control sockets, key logs, captures; removed by `down`).
+# logs, PID files, control sockets, key logs, captures; removed by `down`), GDOI_LAB_TRANSFORM (the
+# group's TEK transform in the key server's IOS words, default the ks.yaml one "esp-aes 256 esp-sha-hmac";
+# e.g. "esp-gcm 256" for ESP AES-256-GCM-16 with RFC 6054 sender IDs; the GMs take it from the KS).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +33,8 @@ if [[ ! $LAB_ID =~ ^[a-z0-9]{1,12}$ ]]; then
 fi
 P=gdoi-$LAB_ID
 RUN=${GDOI_LAB_RUN:-/run/gdoi-$LAB_ID}
+# GDOI_LAB_CONFIG: a directory whose ks.yaml, gm1..3.yaml replace lab/config's (lab/faults.sh: lab/config/faults)
+CONFIG_DIR=${GDOI_LAB_CONFIG:-$REPO/lab/config}
 NS_KS=$P-ks
 NS_MM=$P-mm
 GMS=(1 2 3)
@@ -43,14 +47,13 @@ METRICS=127.0.0.1:9848
 GM_BIN=$REPO/packages/gm-daemon/bin/gdoi-gm.js
 NODE=${NODE:-node}
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "netns.sh: $*"; exit 1; }
+# say die nsx ns_exists veth sysctl_ns wait_for start_daemon stop_pidfile (shared with lab/cluster.sh)
+# shellcheck source=lab/lib/netns.sh
+source "$REPO/lab/lib/netns.sh"
 gm_ns() { echo "$P-gm$1"; }
 site_ns() { echo "$P-site$1"; }
 site_addr() { echo "10.1.$1.2"; }
 clear_addr() { echo "10.2.$1.2"; }
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-ns_exists() { [ -e "/run/netns/$1" ]; }
 
 need_root() {
   [ "$(id -u)" = 0 ] || die "needs root (network namespaces, TUN devices, UDP port 848)"
@@ -58,32 +61,6 @@ need_root() {
 }
 
 # ---- up ------------------------------------------------------------------------------------------
-
-veth() { # veth NS_A IF_A NS_B IF_B: a link between two namespaces, created inside them only
-  ip -n "$1" link add "$2" type veth peer name "$4" netns "$3"
-  ip -n "$1" link set "$2" up
-  ip -n "$3" link set "$4" up
-}
-
-sysctl_ns() { nsx "$1" sysctl -qw "$2" >/dev/null; }
-
-start_daemon() { # start_daemon NAME NS ARGS...: in the background, log and PID file in the run directory
-  local name=$1 ns=$2
-  shift 2
-  ip netns exec "$ns" "$@" </dev/null >>"$RUN/$name.log" 2>&1 &
-  echo $! >"$RUN/$name.pid"
-}
-
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: poll every 0.25 s
-  local limit=$1 what=$2 i
-  shift 2
-  for ((i = 0; i < limit * 4; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.25
-  done
-  say "timed out after ${limit}s waiting for $what"
-  return 1
-}
 
 gm_json() { "$NODE" "$GM_BIN" status --json --socket "$RUN/gm$1.sock"; }
 ks_json() { "$NODE" "$KS_BIN" status --json --socket "$RUN/ks.sock"; }
@@ -103,14 +80,16 @@ cmd_up() {
   [ -e "$RUN/ks.pid" ] && die "$RUN holds a lab (lab/netns.sh down first)"
   mkdir -p "$RUN/config"
   chmod 700 "$RUN"
-  for f in ks gm1 gm2 gm3; do sed "s#/run/gdoi-lab#$RUN#g" "$REPO/lab/config/$f.yaml" >"$RUN/config/$f.yaml"; done
+  for f in ks gm1 gm2 gm3; do sed "s#/run/gdoi-lab#$RUN#g" "$CONFIG_DIR/$f.yaml" >"$RUN/config/$f.yaml"; done
+  if [ -n "${GDOI_LAB_TRANSFORM:-}" ]; then
+    [[ $GDOI_LAB_TRANSFORM =~ ^[a-z0-9][a-z0-9\ -]*$ ]] || die "GDOI_LAB_TRANSFORM: IOS transform words, e.g. 'esp-gcm 256'"
+    sed -i "s#^\(    transform: \).*#\1$GDOI_LAB_TRANSFORM#" "$RUN/config/ks.yaml"
+    grep -qxF "    transform: $GDOI_LAB_TRANSFORM" "$RUN/config/ks.yaml" || die "GDOI_LAB_TRANSFORM: no transform line in $CONFIG_DIR/ks.yaml"
+    say "TEK transform: $GDOI_LAB_TRANSFORM"
+  fi
 
   say "creating namespaces ${P}-{ks,mm,gm1..3,site1..3}"
-  for ns in "${ALL_NS[@]}"; do
-    ip netns add "$ns"
-    echo "$ns" >>"$RUN/namespaces"
-    ip -n "$ns" link set lo up
-  done
+  add_namespaces "${ALL_NS[@]}"
   # KEYS-1 <-> Middle-Man
   veth "$NS_KS" eth0 "$NS_MM" ks
   ip -n "$NS_KS" addr add $KS_ADDR/24 dev eth0
@@ -170,23 +149,6 @@ cmd_status() {
 
 # ---- down ----------------------------------------------------------------------------------------
 
-# Stops the process of a PID file if it is still ours (its command line names this lab's run directory).
-stop_pidfile() {
-  local f=$1 pid i
-  pid=$(cat "$f" 2>/dev/null || true)
-  rm -f "$f"
-  [[ $pid =~ ^[0-9]+$ ]] || return 0
-  [ -r "/proc/$pid/cmdline" ] || return 0
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$RUN/" || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 40; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.25
-  done
-  say "$(basename "$f" .pid) (pid $pid) did not stop on SIGTERM: SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
 cmd_down() {
   need_root
   local f ns
@@ -201,9 +163,7 @@ cmd_down() {
 
 # ---- the checks shared with the Docker lab (lab/lib/checks.sh) ---------------------------------
 
-cmd_checks() {
-  need_root
-  [ -S "$RUN/ks.sock" ] || die "the lab '$LAB_ID' is not up (lab/netns.sh up)"
+use_checks_lib() { # the helpers of lab/lib/checks.sh against this lab (also lab/faults.sh)
   [ -f "$REPO/lab/lib/checks.sh" ] || die "lab/lib/checks.sh missing"
   LAB_NAME="netns lab '$LAB_ID'"
   # shellcheck source=lab/lib/checks.sh
@@ -213,6 +173,13 @@ cmd_checks() {
   lab_ks_status() { "$NODE" "$KS_BIN" status --socket "$RUN/ks.sock" "$@"; }
   lab_ks_rekey() { "$NODE" "$KS_BIN" rekey --group "$LAB_GROUP" --socket "$RUN/ks.sock"; }
   lab_logs() { cat "$RUN/$1.log"; }
+  lab_scrape() { scrape "$P-$1"; } # each daemon's --metrics on its namespace's loopback (netns-test.sh)
+}
+
+cmd_checks() {
+  need_root
+  [ -S "$RUN/ks.sock" ] || die "the lab '$LAB_ID' is not up (lab/netns.sh up)"
+  use_checks_lib
   lab_run_checks
 }
 
@@ -220,6 +187,9 @@ cmd_checks() {
 
 # shellcheck source=lab/netns-test.sh
 source "$REPO/lab/netns-test.sh"
+
+# lab/faults.sh sources this file for its functions only
+[ "${GDOI_LAB_SOURCED:-}" = 1 ] && return 0
 
 case "${1:-}" in
   up) cmd_up ;;

@@ -13,6 +13,10 @@
 #   lab_ks_status ARGS...     `gdoi-ks status ARGS`               (default: lab_in ks gdoi-ks status ARGS)
 #   lab_ks_rekey              a TEK rekey now (default: lab_in ks gdoi-ks rekey --group $LAB_GROUP)
 #   lab_logs NODE             the daemon log of ks or gmN, JSON lines (optional: log checks are skipped)
+#   lab_scrape NODE           the Prometheus /metrics text of the daemon of ks or gmN (optional: the
+#                             metrics check is skipped)
+#   lab_metrics_published NODE  where this host publishes that endpoint, ADDRESS:PORT lines (optional;
+#                             the docker lab: each must be on 127.0.0.1)
 # Variables: LAB_GMS (default "1 2 3"), LAB_GROUP (GETVPN-GRP), LAB_NAME (for the summary),
 #            LAB_REKEY_PING_SEC (26: how long traffic runs across the rekey).
 # Addresses (LAB.md plan): GM-N WAN 10.0.N.2, site N 10.1.N.2 (protected), 10.2.N.2 (outside the ACL).
@@ -20,7 +24,7 @@
 #
 #   lab_run_checks            every check below, a PASS/FAIL line each, a summary; status 0 iff all pass
 #   check_registered check_one_group_sa check_site_pings check_esp_on_mm check_rekey_no_loss
-#   check_sa_counters check_status_text          (each returns 0/1 and prints its own lines)
+#   check_sa_counters check_status_text check_metrics   (each returns 0/1 and prints its own lines)
 
 : "${LAB_GMS:=1 2 3}"
 : "${LAB_GROUP:=GETVPN-GRP}"
@@ -85,7 +89,7 @@ lab_tmp() { # creates $LAB_TMP once (call it outside $(…): a subshell's assign
 # packet twice: in, out). Returns once tcpdump listens. capture_wait NAME waits for it to end.
 # `-Z root`: tcpdump keeps its uid, so that `timeout` can stop it where root lacks CAP_KILL (a container
 # that dropped it) — it could not signal tcpdump's own user. (-Z still needs CAP_SETUID/SETGID.)
-declare -A LAB_CAPTURE_PID=() LAB_CAPTURE_END=()
+declare -gA LAB_CAPTURE_PID=() LAB_CAPTURE_END=() # -g: global even when sourced inside a function
 capture_start() {
   local name=$1 secs=$2 count=$3 filter=$4 i
   lab_tmp
@@ -328,10 +332,11 @@ check_status_text() {
   local n out ok=0 want
   for n in $LAB_GMS; do
     out=$(lab_gm_status "$n" 2>&1 || true)
-    for want in 'Registration status *: Registered' "$LAB_GROUP" 'ACL Downloaded From KS' 'KEK POLICY' 'direction: outbound' 'GDOI_REKEY' '#pkts encrypt'; do
+    for want in 'Registration status *: Registered' "$LAB_GROUP" 'ACL Downloaded From KS' 'KEK POLICY' 'direction: outbound' 'GDOI_REKEY' '#pkts encrypt' \
+      '^Routing: policy routing into gdoi0 \(transit interface wan\)$' '^    ip rule pref [0-9]+ iif wan ipproto esp lookup [0-9]+$' '^    table [0-9]+ \(plaintext to the TUN\): 10\.1\.0\.0/16 mtu [0-9]+'; do
       grep -Eq -- "$want" <<<"$out" || { fail "gdoi-gm status of GM-$n lacks /$want/"; ok=1; continue 2; }
     done
-    pass "gdoi-gm status in GM-$n: registered, ACL, KEK, TEK SAs with counters, ISAKMP SAs"
+    pass "gdoi-gm status in GM-$n: registered, ACL, KEK, TEK SAs with counters, ISAKMP SAs, its policy routing"
   done
   out=$(lab_ks_status 2>&1 || true)
   want="Group Members *: $(wc -w <<<"$LAB_GMS")"
@@ -343,12 +348,59 @@ check_status_text() {
   return $ok
 }
 
+# ---- 8. Prometheus metrics, scraped where the lab publishes them -----------------------------------
+
+lab_metric_sum() { # lab_metric_sum NAME [LABEL="VALUE"] < TEXT: the sum of the series of NAME (with that label), else 0
+  awk -v n="$1" -v l="${2:-}" '($1 == n || index($1, n "{") == 1) && index($1, l) > 0 { s += $NF } END { printf "%d\n", s }'
+}
+
+check_metrics() {
+  local n m ok=0 node where bad members acks
+  if ! declare -F lab_scrape >/dev/null; then note "this lab serves no metrics: skipped"; return 0; fi
+  if declare -F lab_metrics_published >/dev/null; then
+    local nodes=(ks)
+    for n in $LAB_GMS; do nodes+=("gm$n"); done
+    for node in "${nodes[@]}"; do
+      where=$(lab_metrics_published "$node" 2>&1 | tr '\n' ' ' | sed 's/ $//')
+      bad=$(tr ' ' '\n' <<<"$where" | grep -v '^127\.0\.0\.1:[0-9]*$' || true)
+      if [ -n "$where" ] && [ -z "$bad" ]; then pass "$node metrics published on host loopback only ($where)"; else fail "$node metrics published at '${where:-nowhere}' (only 127.0.0.1:PORT allowed)"; ok=1; fi
+    done
+  fi
+  if m=$(lab_scrape ks 2>&1) && grep -q '^gdoi_ks_' <<<"$m"; then
+    members=$(grep -E "^gdoi_ks_members\{group=\"$LAB_GROUP\"\} " <<<"$m" | awk '{ print $2 }')
+    acks=$(lab_metric_sum gdoi_ks_rekey_acks_received_total <<<"$m")
+    if [ "$members" = "$(wc -w <<<"$LAB_GMS")" ] && [ "$acks" -ge "$(wc -w <<<"$LAB_GMS")" ]; then
+      pass "KS metrics: gdoi_ks_members{group=\"$LAB_GROUP\"} $members, $acks rekey ACKs received"
+    else
+      fail "KS metrics: members '${members:-none}', rekey ACKs $acks (want $(wc -w <<<"$LAB_GMS") and at least as many)"; ok=1
+    fi
+  else
+    fail "KS metrics: no gdoi_ks_* series ($(head -c 200 <<<"$m"))"; ok=1
+  fi
+  for n in $LAB_GMS; do
+    if ! m=$(lab_scrape "gm$n" 2>&1) || ! grep -q '^gdoi_gm_' <<<"$m"; then fail "GM-$n metrics: no gdoi_gm_* series ($(head -c 200 <<<"$m"))"; ok=1; continue; fi
+    local reg up enc dec rk
+    reg=$(lab_metric_sum gdoi_gm_registered <<<"$m")
+    up=$(lab_metric_sum gdoi_gm_dataplane_up <<<"$m")
+    # the data plane's totals: the per-SA series follow the SAs, and a rekey may have retired those that carried GM-3's traffic
+    enc=$(lab_metric_sum gdoi_gm_dataplane_packets_total 'action="encrypted"' <<<"$m")
+    dec=$(lab_metric_sum gdoi_gm_dataplane_packets_total 'action="decrypted"' <<<"$m")
+    rk=$(lab_metric_sum gdoi_gm_rekeys_received_total <<<"$m")
+    if [ "$reg" = 1 ] && [ "$up" = 1 ] && [ "$enc" -gt 0 ] && [ "$dec" -gt 0 ] && [ "$rk" -ge 1 ] && grep -q '^gdoi_gm_sa_encrypted_packets_total{' <<<"$m"; then
+      pass "GM-$n metrics: registered, data plane up, $enc packets encrypted / $dec decrypted, per-SA series, $rk rekeys received"
+    else
+      fail "GM-$n metrics: registered $reg, data plane up $up, encrypted $enc, decrypted $dec, rekeys received $rk"; ok=1
+    fi
+  done
+  return $ok
+}
+
 lab_run_checks() {
   local t0 c
   t0=$(date +%s)
   lab_tmp
   echo "== checks: $LAB_NAME"
-  for c in check_registered check_one_group_sa check_site_pings check_esp_on_mm check_rekey_no_loss check_sa_counters check_status_text; do
+  for c in check_registered check_one_group_sa check_site_pings check_esp_on_mm check_rekey_no_loss check_sa_counters check_status_text check_metrics; do
     echo "-- ${c#check_} ($(($(date +%s) - t0)) s)"
     "$c" || true
   done

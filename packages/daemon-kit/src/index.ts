@@ -2,6 +2,7 @@
 export * from './transport/types.js'
 export * from './transport/udp.js'
 export * from './transport/memory.js'
+export * from './transport/size-cap.js'
 export * from './clock.js'
 export * from './secret.js'
 export * from './log.js'

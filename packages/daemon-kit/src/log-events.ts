@@ -29,11 +29,15 @@ export const LogEvent = {
   CLUSTER_FENCED: 'gdoi.cluster.fenced',
   CLUSTER_LEASE: 'gdoi.cluster.lease',
   CLUSTER_SYNC: 'gdoi.cluster.sync',
+  /** This key server's group policy (ACL, transform, lifetimes, …) differs from the primary's; it serves the primary's. */
+  CLUSTER_POLICY_MISMATCH: 'gdoi.cluster.policy-mismatch',
 
   // Phase 1 (IKEv1 Main Mode on UDP 848)
   IKE_ESTABLISHED: 'gdoi.ike.established',
   IKE_FAILED: 'gdoi.ike.failed',
   IKE_EXPIRED: 'gdoi.ike.expired',
+  /** Half-open SAs waiting for MM3 evicted for new MM1s (table full: a flood); rate-limited, `evicted` = how many. */
+  IKE_HALF_OPEN_EVICTED: 'gdoi.ike.half-open-evicted',
 
   // Registration (GROUPKEY-PULL)
   REGISTRATION_STARTED: 'gdoi.registration.started',
@@ -69,6 +73,8 @@ export const LogEvent = {
   DECODE_ERROR: 'gdoi.decode.error',
   /** A decodable datagram dropped before any exchange (unknown SA, from another peer, …); `reason` says which. */
   DATAGRAM_DROPPED: 'gdoi.datagram.dropped',
+  /** Datagrams over the configured receive-size cap, dropped before decoding (rate-limited, `dropped` = how many). */
+  DATAGRAM_OVERSIZED: 'gdoi.datagram.oversized',
 } as const
 export type LogEvent = (typeof LogEvent)[keyof typeof LogEvent]
 

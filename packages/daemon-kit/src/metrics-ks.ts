@@ -21,6 +21,8 @@ export interface KsMetricsView {
     readonly teks: readonly { readonly spi: string; readonly remainingSec: number }[]
   }[]
   readonly ikeSas: readonly unknown[]
+  /** Main Modes in progress and their cap (absent in older key servers). */
+  readonly ikeHalfOpen?: { readonly count: number; readonly limit: number }
   readonly pushesInProgress: readonly unknown[]
   /** ks-daemon counters.ts names: `pull.failed.bad-hash`, `drop.decode.ERR_TRUNCATED`, … */
   readonly counters: Readonly<Record<string, number>>
@@ -30,7 +32,14 @@ export interface KsMetricsView {
     readonly leaseAgeSec: number | null
     readonly instances: readonly unknown[]
     readonly fenceFailures: number
-    readonly store: { readonly available: boolean; readonly endpoints: readonly { readonly endpoint: string; readonly healthy: boolean }[] }
+    /** Groups whose policy in this key server's own configuration differs from the primary's. */
+    readonly policyMismatches?: number
+    readonly store: {
+      readonly available: boolean
+      readonly endpoints: readonly { readonly endpoint: string; readonly healthy: boolean }[]
+      /** Failed etcd requests by kind (auth, permission, tls, unavailable). */
+      readonly errors?: Readonly<Record<string, number>>
+    }
   } | null
 }
 
@@ -120,6 +129,14 @@ export function createKsMetrics(registry: Registry, opts: KsMetricsOptions = {})
     const v = view.get()
     return v === undefined ? [] : [[{}, v.ikeSas.length]]
   })
+  derivedGauge(registry, 'gdoi_ks_phase1_half_open', 'IKEv1 Main Modes in progress (half-open SAs); at most gdoi_ks_phase1_half_open_limit', [], () => {
+    const h = view.get()?.ikeHalfOpen
+    return h === undefined ? [] : [[{}, h.count]]
+  })
+  derivedGauge(registry, 'gdoi_ks_phase1_half_open_limit', 'The cap on half-open SAs (limits.maxHalfOpenSa); when reached, MM1s evict the oldest SA waiting for MM3', [], () => {
+    const h = view.get()?.ikeHalfOpen
+    return h === undefined ? [] : [[{}, h.limit]]
+  })
   derivedGauge(registry, 'gdoi_ks_pushes_in_progress', 'Rekeys still being retransmitted or waiting for acknowledgements', [], () => {
     const v = view.get()
     return v === undefined ? [] : [[{}, v.pushesInProgress.length]]
@@ -140,6 +157,10 @@ export function createKsMetrics(registry: Registry, opts: KsMetricsOptions = {})
     (cluster()?.store.endpoints ?? []).map((e): Sample<'endpoint'> => [{ endpoint: e.endpoint }, e.healthy ? 1 : 0]),
   )
   derivedCounter(registry, 'gdoi_ks_cluster_fence_refusals_total', 'Writes etcd refused because another key server had become primary (no push was sent)', [], () => one((c) => c.fenceFailures))
+  derivedGauge(registry, 'gdoi_ks_cluster_policy_mismatch', "Groups whose policy in this key server's configuration differs from the primary's (it serves the primary's)", [], () => one((c) => c.policyMismatches ?? null))
+  derivedCounter(registry, 'gdoi_ks_store_errors_total', 'Failed etcd requests, by kind (auth: user/password refused, permission, tls, unavailable)', ['kind'], () =>
+    Object.entries(cluster()?.store.errors ?? {}).map(([kind, v]): Sample<'kind'> => [{ kind }, v]),
+  )
 
   return {
     setSource: (source) => view.set(source),

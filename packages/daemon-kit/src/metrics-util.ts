@@ -13,16 +13,7 @@ export function derivedCounter<L extends string>(
   labelNames: readonly L[],
   read: () => Iterable<Sample<L>>,
 ): Counter<L> {
-  return new Counter<L>({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      this.reset()
-      for (const [labels, value] of read()) if (Number.isFinite(value) && value >= 0) this.inc(labels, value)
-    },
-  })
+  return new Counter<L>(readAtScrape(registry, name, help, labelNames, read, (c: Counter<L>, labels, value) => value >= 0 && c.inc(labels, value)))
 }
 
 /** A gauge whose values are read from the daemon at each scrape; series that vanished are dropped. */
@@ -33,16 +24,29 @@ export function derivedGauge<L extends string>(
   labelNames: readonly L[],
   read: () => Iterable<Sample<L>>,
 ): Gauge<L> {
-  return new Gauge<L>({
+  return new Gauge<L>(readAtScrape(registry, name, help, labelNames, read, (g: Gauge<L>, labels, value) => g.set(labels, value)))
+}
+
+/** The options of a metric that holds nothing between scrapes: each collect() empties it and puts back
+ *  what `read` gives now (finite values only), so a series that vanished from the daemon vanishes here. */
+function readAtScrape<L extends string, M extends { reset(): void }>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  read: () => Iterable<Sample<L>>,
+  put: (metric: M, labels: Labels<L>, value: number) => unknown,
+) {
+  return {
     name,
     help,
     labelNames,
     registers: [registry],
-    collect() {
+    collect(this: M) {
       this.reset()
-      for (const [labels, value] of read()) if (Number.isFinite(value)) this.set(labels, value)
+      for (const [labels, value] of read()) if (Number.isFinite(value)) put(this, labels, value)
     },
-  })
+  }
 }
 
 /** Counts diagnostics-channel events by label set (the per-group counters the status object lacks). */

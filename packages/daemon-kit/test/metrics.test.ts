@@ -17,33 +17,10 @@ import {
   type KsMetricsView,
   type MetricsServer,
 } from '../src/metrics.js'
+import { fetchMetrics, metricLines } from '../src/metrics-scrape.js'
 
-interface Reply {
-  readonly status: number
-  readonly headers: Record<string, string | string[] | undefined>
-  readonly body: string
-}
-
-function scrape(server: MetricsServer, path = '/metrics', method = 'GET'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, path, method, agent: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => (body += c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-
-/** The sample lines of one metric family (`name{…} value`), sorted. */
-function samples(text: string, name: string): string[] {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-    .sort()
-}
+const scrape = (server: Pick<MetricsServer, 'port'>, path = '/metrics', method = 'GET') => fetchMetrics({ port: server.port, path, method })
+const samples = metricLines
 
 t.test('parseMetricsListen: port, address:port, [v6]:port; bad input rejected', (t) => {
   t.same(parseMetricsListen('9848'), { address: '127.0.0.1', port: 9848 })

@@ -61,7 +61,7 @@ async function parse(argv: readonly string[]): Promise<Parsed> {
           .option('log-level', { type: 'string', choices: LOG_LEVELS, requiresArg: true, describe: 'override log.level' })
           .option('log-format', { type: 'string', choices: LOG_FORMATS, requiresArg: true, describe: 'override log.format (json, pretty, auto)' })
           .option('keylog', { type: 'string', requiresArg: true, describe: 'append Wireshark/gdoi key lines to FILE (0600; contains secrets)' })
-          .option('metrics', { type: 'string', requiresArg: true, describe: 'serve Prometheus metrics at http://ADDR:PORT/metrics (off by default; a bare PORT binds 127.0.0.1), e.g. 127.0.0.1:9849' }),
+          .option('metrics', { type: 'string', requiresArg: true, describe: 'serve Prometheus metrics at http://ADDR:PORT/metrics, e.g. 127.0.0.1:9849 (wins over metrics.listen of the configuration; a bare PORT binds 127.0.0.1)' }),
       (a) => {
         if (typeof a.config !== 'string' || a.config === '') {
           failure = 'run needs --config FILE'

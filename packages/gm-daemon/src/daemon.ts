@@ -18,6 +18,7 @@ import {
   type UdpTransport,
 } from '@gdoi/daemon-kit'
 import type { MetricsListen } from '@gdoi/daemon-kit/metrics-listen'
+import { effectiveMetricsListen } from '@gdoi/daemon-kit/metrics-config'
 import { loadGmConfig, type GmConfigOverrides } from './config/load.js'
 import type { GmConfig } from './config/types.js'
 import { tunEnabled, type DataPlaneFactory } from './data-plane-seam.js'
@@ -30,7 +31,8 @@ export interface RunOptions {
   readonly logLevel?: LogLevel
   readonly logFormat?: LogFormat
   readonly keylog?: string
-  /** Serve Prometheus metrics here (`--metrics`; daemon-kit metrics-gm.ts). Default: no endpoint. */
+  /** Serve Prometheus metrics here (`--metrics`; daemon-kit metrics-gm.ts); wins over the configuration's
+   *  `metrics.listen`. Neither: no endpoint. */
   readonly metrics?: MetricsListen
   /** Where log lines go (default stdout). */
   readonly logDestination?: DestinationStream
@@ -92,12 +94,13 @@ export async function runGroupMember(o: RunOptions): Promise<RunningDaemon> {
     const firstKs = config.keyServers[0]
     const localAddress = wildcard && firstKs !== undefined ? await routeSourceAddress(firstKs.address, firstKs.port) : config.local.address
     const dataPlane = o.dataPlane !== undefined ? (o.dataPlane ?? undefined) : tunEnabled(config) ? tunDataPlane : undefined
-    // Metrics before the member starts, so its first registration is counted; prom-client is loaded
-    // only when asked for.
+    // Metrics (--metrics, else the configuration's metrics.listen) before the member starts, so its
+    // first registration is counted; prom-client is loaded only when asked for.
+    const metricsListen = effectiveMetricsListen(o.metrics, config.metrics)
     const metrics =
-      o.metrics === undefined
+      metricsListen === undefined
         ? undefined
-        : await (await import('@gdoi/daemon-kit/metrics')).startGmMetricsEndpoint({ ...o.metrics, log, member: `${localAddress}:${transport.local.port}` })
+        : await (await import('@gdoi/daemon-kit/metrics')).startGmMetricsEndpoint({ ...metricsListen, log, member: `${localAddress}:${transport.local.port}` })
     if (metrics !== undefined) cleanups.push(() => metrics.close())
     const gm = await startGroupMember({
       config,

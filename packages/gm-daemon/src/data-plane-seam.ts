@@ -9,12 +9,15 @@ import type { DataPlaneSnapshot } from './dataplane/dataplane.js'
 import type { AclEntry } from './dataplane/policy.js'
 import type { SaTable } from './dataplane/sa-table.js'
 import type { GmConfig } from './config/types.js'
+import type { RoutingStatus } from './routing.js'
 
 export interface GmDataPlane {
   /** The downloaded ACL changed (registration or a rekey with new SATs). */
   setAcl(acl: readonly AclEntry[]): void
   /** Device state and counters (per SA too) for `status`. */
   snapshot(): DataPlaneSnapshot
+  /** The kernel routing this data plane installed (routing.ts), for `status`; absent: it installs none. */
+  routing?(): RoutingStatus
   /** Stops the loop and releases the device. The SaTable is closed by the control plane afterwards. */
   close(): Promise<void>
 }

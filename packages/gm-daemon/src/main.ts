@@ -9,7 +9,7 @@ import type { Logger } from 'pino'
 import { decodeHeader, DecodeError, ExchangeType, type IsakmpHeader } from '@gdoi/wire'
 import type { RetransmitPolicy } from '@gdoi/wire/exchange/index'
 import { keylogLines, gdoiKeylogLines, type GroupId } from '@gdoi/wire/exchange/index'
-import { formatEndpoint, isMulticastIpv4, LogEvent, type Clock, type Endpoint, type KeyLog, type Transport } from '@gdoi/daemon-kit'
+import { DatagramSizeCap, formatEndpoint, isMulticastIpv4, LogEvent, type Clock, type Endpoint, type KeyLog, type Transport } from '@gdoi/daemon-kit'
 import type { GmConfig } from './config/types.js'
 import { SaTable } from './dataplane/sa-table.js'
 import type { ReplayOptions } from './dataplane/replay.js'
@@ -22,7 +22,7 @@ import { KekStore, toHex } from './kek-store.js'
 import { PushReceiver } from './push.js'
 import { Registrar, type RegistrationOutcome } from './registration.js'
 import { OneShot, reregisterAtMs, type BackoffPolicy, type Rng } from './rekey-timer.js'
-import { buildStatus, type GmStatus } from './status.js'
+import { buildStatus, routingView, type GmStatus } from './status.js'
 import { TekStore } from './tek-store.js'
 import { spiHex } from './show-names.js'
 
@@ -101,6 +101,7 @@ class Member implements GroupMember {
   readonly #push: PushReceiver
   readonly #reregister: OneShot
   readonly #decodeErrors: Record<string, number> = {}
+  readonly #sizeCap: DatagramSizeCap
   readonly #multicast = new Map<string, Transport | 'joined'>()
   readonly #startedAtMs: number
   #registrar: Registrar
@@ -124,6 +125,12 @@ class Member implements GroupMember {
     this.#diagId = `${this.localAddress}:${o.transport.local.port}`
     this.#log = o.log.child({ c: 'gm', group: o.config.group.name })
     this.#startedAtMs = o.clock.nowMs()
+    this.#sizeCap = new DatagramSizeCap({
+      maxBytes: () => this.#config.limits.maxDatagramBytes,
+      count: () => this.#countDecode('oversized'),
+      log: this.#log,
+      nowMs: () => o.clock.nowMs(),
+    })
     this.sas = new SaTable({
       clock: { now: () => o.clock.nowMs(), setTimer: (ms, fn) => o.clock.setTimer(ms, fn) },
       engine: o.espEngine ?? 'auto',
@@ -227,6 +234,8 @@ class Member implements GroupMember {
 
   #onDatagram(bytes: Uint8Array, from: Endpoint, via: 'unicast' | 'multicast'): void {
     if (this.#closed) return
+    // oversized: dropped before decoding (daemon-kit size-cap.ts), counted as decodeErrors.oversized
+    if (!this.#sizeCap.admit(bytes, from)) return
     let h: IsakmpHeader
     try {
       h = decodeHeader(bytes)
@@ -448,6 +457,8 @@ class Member implements GroupMember {
       awaitingKeys: this.#teks.awaitingKeys,
       sas: this.sas.list(),
       dataPlane: this.#dataPlane?.snapshot() ?? null,
+      failClose: this.#config.dataPlane?.failClose ?? false,
+      routing: routingView(this.#dataPlane, this.#config.routing),
       decodeErrors: this.#decodeErrors,
     })
   }
@@ -458,6 +469,8 @@ class Member implements GroupMember {
     if (!sameJson(prev.local, next.local)) restartNeeded.push('local')
     if (!sameJson(prev.tun, next.tun)) restartNeeded.push('tun')
     if (!sameJson(prev.routing, next.routing)) restartNeeded.push('routing')
+    if (!sameJson(prev.dataPlane ?? null, next.dataPlane ?? null)) restartNeeded.push('dataPlane')
+    if (!sameJson(prev.metrics ?? null, next.metrics ?? null)) restartNeeded.push('metrics')
     if (prev.interface !== next.interface) restartNeeded.push('interface')
     if (prev.controlSocket !== next.controlSocket) restartNeeded.push('controlSocket')
     if (prev.keylog !== next.keylog) restartNeeded.push('keylog')
@@ -486,6 +499,10 @@ class Member implements GroupMember {
       void dropped
       this.#config = rest
     }
+    // so is dataPlane (fail-close is set when the data plane starts)
+    const { dataPlane: nextDp, ...noDp } = this.#config
+    void nextDp
+    this.#config = prev.dataPlane !== undefined ? { ...noDp, dataPlane: prev.dataPlane } : noDp
     this.#o.log.level = next.log.level
     this.#reregister.cancel()
     this.#log.info({ event: LogEvent.CONFIG_RELOADED, keyServers: next.keyServers.map(formatEndpoint), restartNeeded }, 'configuration reloaded; re-registering')

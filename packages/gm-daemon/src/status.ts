@@ -12,6 +12,7 @@ import type { PushCounters } from './push.js'
 import type { IsakmpSaStatus, RegistrarStatus } from './registration.js'
 import { ackShowName, kekAlgorithmShowName, sigHashShowName, spiHex, transformKeySizes, transformShowName } from './show-names.js'
 import type { TekRecord } from './tek-store.js'
+import { FAIL_CLOSE_METRIC, type RouteSpec, type RoutingStatus } from './routing.js'
 
 export interface KekStatus {
   readonly spi: string
@@ -63,6 +64,56 @@ export interface IsakmpRow extends Omit<IsakmpSaStatus, 'kind'> {
   readonly kind: 'registration' | 'rekey'
 }
 
+/** The kernel policy routing the member installed for its TUN (routing.ts), or why there is none. */
+export type RoutingView =
+  | {
+      readonly state: 'on'
+      readonly tun: string
+      /** The transit interface ESP arrives on; null: unknown, ESP is not diverted. */
+      readonly wan: string | null
+      readonly preference: number
+      /** `ip rule` lines, in preference order. */
+      readonly rules: readonly string[]
+      /** Table of plaintext for protected destinations → TUN (own side thrown), and its routes. */
+      readonly tableOut: { readonly id: number; readonly routes: readonly string[] }
+      /** Table of ESP from the transit side for destinations behind this member → TUN. */
+      readonly tableIn: { readonly id: number; readonly routes: readonly string[] }
+      readonly protected: readonly string[]
+      readonly local: readonly string[]
+      /** Fail-close, not yet registered: the destinations blocked until the ACL is downloaded. */
+      readonly blockedBeforeRegistration: readonly string[]
+      readonly updates: number
+      readonly errors: number
+      readonly lastError: string | null
+    }
+  | { readonly state: 'off'; readonly reason: string }
+
+/** `throw 10.1.1.0/24`, `10.1.0.0/16 mtu 1342`: a table's route as `ip route` words. */
+const routeText = (r: RouteSpec): string =>
+  r.type === 'throw' ? `throw ${r.dst}` : r.type === 'blackhole' ? `blackhole ${r.dst} metric ${FAIL_CLOSE_METRIC}` : `${r.dst}${r.mtu !== undefined ? ` mtu ${r.mtu}` : ''}`
+
+/** What `status` says of the routing: the data plane's when it installed one, else why not. */
+export function routingView(dataPlane: { routing?(): RoutingStatus } | undefined, configured: { readonly enabled: boolean } | undefined): RoutingView {
+  if (dataPlane === undefined) return { state: 'off', reason: 'no data plane' }
+  const r = dataPlane.routing?.()
+  if (r === undefined) return { state: 'off', reason: configured?.enabled === false ? 'routing: none in the configuration' : 'the data plane installs none' }
+  return {
+    state: 'on',
+    tun: r.tun,
+    wan: r.wan,
+    preference: r.preference,
+    rules: r.rules,
+    tableOut: { id: r.tableOut, routes: r.plan.out.map(routeText) },
+    tableIn: { id: r.tableIn, routes: r.plan.in.map(routeText) },
+    protected: r.protected,
+    local: r.local,
+    blockedBeforeRegistration: r.blockedBeforeRegistration,
+    updates: r.updates,
+    errors: r.errors,
+    lastError: r.lastError,
+  }
+}
+
 export interface GmStatus {
   readonly atMs: number
   readonly uptimeSec: number
@@ -92,6 +143,9 @@ export interface GmStatus {
   readonly isakmpSas: readonly IsakmpRow[]
   readonly decodeErrors: Readonly<Record<string, number>>
   readonly dataPlane: DataPlaneSnapshot | null
+  /** Config `dataPlane.failClose`: protected traffic without an SA is dropped (counted as "no sa"), not sent in clear. */
+  readonly failClose: boolean
+  readonly routing: RoutingView
 }
 
 export interface StatusSources {
@@ -114,6 +168,10 @@ export interface StatusSources {
   readonly awaitingKeys: readonly number[]
   readonly sas: readonly DataSa[]
   readonly dataPlane: DataPlaneSnapshot | null
+  /** Default false (fail-open). */
+  readonly failClose?: boolean
+  /** Default: off, no data plane. */
+  readonly routing?: RoutingView
   readonly decodeErrors: Readonly<Record<string, number>>
 }
 
@@ -244,6 +302,8 @@ export function buildStatus(s: StatusSources): GmStatus {
     isakmpSas: isakmp,
     decodeErrors: { ...s.decodeErrors },
     dataPlane: s.dataPlane,
+    failClose: s.failClose ?? false,
+    routing: s.routing ?? { state: 'off', reason: 'no data plane' },
   }
 }
 
@@ -368,7 +428,25 @@ export function renderStatus(s: GmStatus): string {
       `Data plane: ${d.running ? 'running' : 'stopped'} on ${d.tun.name} (mtu ${d.tun.mtuBytes}, path mtu ${d.pathMtuBytes})`,
       `    #pkts encrypted: ${c.encryptedPackets}, #pkts decrypted: ${c.decryptedPackets}, #pkts clear: ${c.clearPackets}, #control: ${c.controlPackets}`,
       `    #drops: auth ${c.dropAuth}, unknown spi ${c.dropUnknownSpi}, replay ${c.dropReplay}, policy ${c.dropPolicy}, no sa ${c.dropNoSa}, malformed ${c.dropMalformed}, too big ${c.dropTooBig}`,
+      s.failClose
+        ? `    fail-close: active (protected traffic without an SA is dropped, ${c.dropNoSa} so far; kept blocked by blackhole routes if the member dies)`
+        : `    fail-close: off (fail-open: protected traffic without an SA passes in clear, ${c.noSaClearPackets} so far)`,
     )
   }
+  out.push('', ...renderRouting(s.routing))
   return `${out.join('\n')}\n`
+}
+
+function renderRouting(r: RoutingView): string[] {
+  if (r.state === 'off') return [`Routing: off (${r.reason})`]
+  const routes = (rs: readonly string[]): string => (rs.length === 0 ? '(empty)' : rs.join(', '))
+  const lines = [
+    `Routing: policy routing into ${r.tun} (transit interface ${r.wan ?? 'unknown: ESP not diverted'})`,
+    ...r.rules.map((rule) => `    ip rule ${rule}`),
+    `    table ${r.tableOut.id} (plaintext to the TUN): ${routes(r.tableOut.routes)}`,
+    `    table ${r.tableIn.id} (ESP from ${r.wan ?? 'the transit side'} to the TUN): ${routes(r.tableIn.routes)}`,
+    ...(r.blockedBeforeRegistration.length > 0 ? [`    fail-close, not registered yet: blocking ${r.blockedBeforeRegistration.join(', ')}`] : []),
+    `    #updates: ${r.updates}, #errors: ${r.errors}${r.lastError !== null ? ` (last: ${r.lastError})` : ''}`,
+  ]
+  return lines
 }

@@ -11,8 +11,9 @@ import { innerMtuBytes, startRouting, type KernelRouting, type RoutingOptions } 
 export function dataPlaneOver(open: (ctx: Parameters<DataPlaneFactory>[0]) => TunDevice | Promise<TunDevice>): DataPlaneFactory {
   return async (ctx) => {
     const tun = await open(ctx)
-    const dp = createDataPlane({ tun, sas: ctx.sas, policy: createPolicy(ctx.acl), clock: ctx.clock })
-    ctx.log.info({ tun: tun.name, mtuBytes: tun.mtu }, 'data plane started')
+    const failClosed = ctx.config.dataPlane?.failClose ?? false
+    const dp = createDataPlane({ tun, sas: ctx.sas, policy: createPolicy(ctx.acl), clock: ctx.clock, failClosed })
+    ctx.log.info({ tun: tun.name, mtuBytes: tun.mtu, failClose: failClosed }, 'data plane started')
     const plane: GmDataPlane = {
       setAcl: (acl) => dp.setPolicy(createPolicy(acl)),
       snapshot: () => dp.snapshot(),
@@ -49,6 +50,8 @@ export function withKernelRouting(inner: DataPlaneFactory, extra: Partial<Routin
           ...(r?.table !== undefined ? { tableOut: r.table } : {}),
           ...(r?.preference !== undefined ? { preference: r.preference } : {}),
           innerMtuBytes: () => innerMtuBytes(tunMtu, ctx.sas.list().map((sa) => sa.fast.suite)),
+          failClose: ctx.config.dataPlane?.failClose ?? false,
+          ...(ctx.config.dataPlane?.blockBeforeRegistration !== undefined ? { blockBeforeRegistration: ctx.config.dataPlane.blockBeforeRegistration } : {}),
           log: ctx.log.child({ part: 'routing' }),
           ...extra,
         },
@@ -58,12 +61,16 @@ export function withKernelRouting(inner: DataPlaneFactory, extra: Partial<Routin
       await plane.close().catch(() => undefined)
       throw err
     }
+    // fail-close before the first registration: the stand-in ACL the routes send into the TUN, so the
+    // data plane drops (and counts) what it would otherwise pass in clear
+    if (routing.acl() !== ctx.acl) plane.setAcl(routing.acl())
     return {
       setAcl: (acl) => {
         plane.setAcl(acl)
         void routing.update(acl) // failures are logged and counted by the routing itself
       },
       snapshot: () => plane.snapshot(),
+      routing: () => routing.status(),
       close: async () => {
         // Routes first: nothing is sent into a device that is about to disappear.
         await routing.close().catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'routing not fully removed'))

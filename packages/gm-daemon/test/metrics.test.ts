@@ -2,39 +2,51 @@
 // diagnostics channels): the member registers with a test key server on the memory network, runs a
 // memory-TUN data plane, encrypts a ping, accepts a TEK rollover push and drops a forged ESP packet —
 // then the endpoint on 127.0.0.1 (port 0) is scraped.
-import t from 'tap'
-import { request } from 'node:http'
+import t, { type Test } from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createLogSink, createUdpTransport } from '@gdoi/daemon-kit'
+import { createLogSink, createUdpTransport, type UdpTransport } from '@gdoi/daemon-kit'
 import { createGmMetrics, createMetricsRegistry, startMetricsServer, type MetricsServer } from '@gdoi/daemon-kit/metrics'
+import { metricValue, scrapeMetrics } from '@gdoi/daemon-kit/metrics-scrape'
 import { createMemoryTun } from '../src/dataplane/memory-tun.js'
 import { buildIcmpEcho, buildIpv4, IpProto } from '../src/dataplane/ipv4.js'
 import { dataPlaneOver } from '../src/tun-data-plane.js'
 import { runGroupMember } from '../src/daemon.js'
 import { cliMain } from '../src/cli-main.js'
+import { ConfigError, parseGmConfig } from '../src/config/load.js'
 import { GM_ADDRESS, setup } from './helpers/harness.js'
 import { PSK_TEXT, TestKeyServer } from './helpers/test-ks.js'
 
 const GROUP_LABEL = 'group="GETVPN-GRP"'
 
-function scrape(server: Pick<MetricsServer, 'port'>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port: server.port, path: '/metrics', agent: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => (body += c))
-      res.on('end', () => resolve(body))
-    })
-      .on('error', reject)
-      .end()
-  })
-}
+const scrape = (server: Pick<MetricsServer, 'port'>): Promise<string> => scrapeMetrics({ port: server.port })
+const sample = metricValue
 
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
-  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+/** A member's configuration file in a temporary directory, with a UDP socket on 127.0.1.1 as its key
+ *  server (answer with a TestKeyServer on `ksT`, or leave it silent). */
+async function labConfig(t: Test, localAddress: string, extraYaml = ''): Promise<{ configPath: string; ksT: UdpTransport }> {
+  const dir = mkdtempSync(join(tmpdir(), 'gdoi-gm-metrics-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const ksT = await createUdpTransport({ address: '127.0.1.1', port: 0 })
+  t.teardown(() => ksT.close())
+  const pskFile = join(dir, 'psk')
+  writeFileSync(pskFile, `${PSK_TEXT}\n`, { mode: 0o600 })
+  const configPath = join(dir, 'gm.yaml')
+  writeFileSync(
+    configPath,
+    `
+group: { name: LAB-GRP, identity: { number: 1234 } }
+keyServers: ["127.0.1.1:${ksT.local.port}"]
+local: { address: ${localAddress}, port: 0 }
+ike:
+  policies: [{ encryption: aes-256, hash: sha1, group: 2 }]
+  preSharedKeys: [{ peer: 127.0.1.0/24, keyFile: ${pskFile} }]
+controlSocket: ${join(dir, 'run', 'gm.sock')}
+log: { level: info, format: json }
+${extraYaml}`,
+  )
+  return { configPath, ksT }
 }
 
 t.test('a running group member with a data plane, scraped', async (t) => {
@@ -85,27 +97,8 @@ t.test('a running group member with a data plane, scraped', async (t) => {
 })
 
 t.test('gdoi-gm run --metrics: the daemon serves its metrics on loopback (real UDP, port 0)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gdoi-gm-metrics-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const ksT = await createUdpTransport({ address: '127.0.1.1', port: 0 })
-  t.teardown(() => ksT.close())
+  const { configPath, ksT } = await labConfig(t, '127.0.1.4')
   const ks = new TestKeyServer(ksT, { address: '127.0.1.1' }, () => Date.now())
-  const pskFile = join(dir, 'psk')
-  writeFileSync(pskFile, `${PSK_TEXT}\n`, { mode: 0o600 })
-  const configPath = join(dir, 'gm.yaml')
-  writeFileSync(
-    configPath,
-    `
-group: { name: LAB-GRP, identity: { number: 1234 } }
-keyServers: ["127.0.1.1:${ksT.local.port}"]
-local: { address: 127.0.1.4, port: 0 }
-ike:
-  policies: [{ encryption: aes-256, hash: sha1, group: 2 }]
-  preSharedKeys: [{ peer: 127.0.1.0/24, keyFile: ${pskFile} }]
-controlSocket: ${join(dir, 'run', 'gm.sock')}
-log: { level: info, format: json }
-`,
-  )
   const sink = createLogSink()
   const d = await runGroupMember({ configPath, logDestination: sink.stream, dataPlane: null, metrics: { address: '127.0.0.1', port: 0 } })
   let closed = false
@@ -134,4 +127,50 @@ t.test('gdoi-gm run --metrics with a bad address is a usage error (exit 2)', asy
   const code = await cliMain(['run', '--config', '/nonexistent.yaml', '--metrics', 'localhost:9849'], { stdout: () => {}, stderr: (s) => err.push(s) })
   t.equal(code, 2)
   t.match(err.join(''), /metrics: bad address in "localhost:9849"/)
+})
+
+const BASE_YAML = `group: { name: G, identity: { number: 1 } }
+keyServers: [10.0.0.1]
+ike:
+  policies: [{ encryption: aes-256, group: 5 }]
+  preSharedKeys: [{ peer: 10.0.0.0/24, key: gm-psk }]
+`
+const parse = (yaml: string) => parseGmConfig(yaml, { format: 'yaml', env: {}, baseDir: '/' }).config
+function configIssues(yaml: string): { path: string; message: string }[] {
+  try {
+    parse(yaml)
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues.map((i) => ({ path: i.path, message: i.message }))
+    throw err
+  }
+  return []
+}
+
+t.test('metrics.listen in the configuration: default off, validated with the field path', (t) => {
+  t.equal(parse(BASE_YAML).metrics, undefined, 'no metrics part: no endpoint')
+  t.equal(parse(`${BASE_YAML}metrics: {}\n`).metrics, undefined, 'an empty metrics part: no endpoint')
+  t.same(parse(`${BASE_YAML}metrics: { listen: 127.0.0.1:9849 }\n`).metrics, { listen: { address: '127.0.0.1', port: 9849 } })
+  t.same(parse(`${BASE_YAML}metrics: { listen: 9849 }\n`).metrics, { listen: { address: '127.0.0.1', port: 9849 } }, 'a bare port binds loopback')
+  t.same(parse(`${BASE_YAML}metrics: { listen: "[::1]:9849" }\n`).metrics, { listen: { address: '::1', port: 9849 } })
+  t.same(configIssues(`${BASE_YAML}metrics: { listen: localhost:9849 }\n`), [{ path: 'metrics.listen', message: 'bad address in "localhost:9849" (an IPv4 or [IPv6] literal, e.g. 127.0.0.1:9848)' }])
+  t.same(configIssues(`${BASE_YAML}metrics: { listen: 127.0.0.1:70000 }\n`), [{ path: 'metrics.listen', message: 'bad port in "127.0.0.1:70000" (ADDRESS:PORT, e.g. 127.0.0.1:9848)' }])
+  t.same(configIssues(`${BASE_YAML}metrics: { listen: [9849] }\n`).map((i) => i.path), ['metrics.listen'])
+  t.match(configIssues(`${BASE_YAML}metrics: { port: 9849 }\n`), [{ path: 'metrics.port', message: /unknown field/ }])
+  t.end()
+})
+
+t.test('gdoi-gm run: metrics.listen of the configuration serves the endpoint; --metrics wins over it', async (t) => {
+  const { configPath } = await labConfig(t, '127.0.1.5', 'metrics: { listen: "127.0.0.2:0" }\n') // its key server never answers
+  for (const [flag, host] of [[undefined, '127.0.0.2'], [{ address: '127.0.0.1', port: 0 }, '127.0.0.1']] as const) {
+    const sink = createLogSink()
+    const d = await runGroupMember({ configPath, logDestination: sink.stream, dataPlane: null, ...(flag !== undefined ? { metrics: flag } : {}) })
+    try {
+      const port = d.metricsPort
+      t.ok(port !== undefined && port > 0, `an endpoint (${flag === undefined ? 'from the configuration' : 'from the flag'})`)
+      t.match(sink.text(), new RegExp(`"listen":"${host.replace(/\./g, '\\.')}:${port}"`), `bound to ${host}`)
+      t.match(await scrapeMetrics({ host, port: port ?? 0 }), /^gdoi_gm_registration_attempts_total\{group="LAB-GRP"\} \d+$/m, `scraped at ${host}`)
+    } finally {
+      await d.close()
+    }
+  }
 })

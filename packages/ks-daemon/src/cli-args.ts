@@ -3,7 +3,7 @@
 //   gdoi-ks status [--json] [--socket P | --config F]
 //   gdoi-ks reload [--socket P | --config F]
 //   gdoi-ks rekey --group NAME [--kek] [--socket P | --config F]
-//   gdoi-ks export-key --config F [--group NAME] [--out F]
+//   gdoi-ks export-key --config F [--group NAME] [--out F] [--public | --private]
 import yargs from 'yargs'
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '@gdoi/daemon-kit'
 import { parseMetricsListen, type MetricsListen } from '@gdoi/daemon-kit/metrics-listen'
@@ -24,7 +24,14 @@ export type CliCommand =
   | { readonly cmd: 'status'; readonly json: boolean; readonly socket?: string; readonly config?: string }
   | { readonly cmd: 'reload'; readonly socket?: string; readonly config?: string }
   | { readonly cmd: 'rekey'; readonly group: string; readonly kind: 'tek' | 'kek'; readonly socket?: string; readonly config?: string }
-  | { readonly cmd: 'export-key'; readonly config: string; readonly group?: string; readonly out?: string }
+  | {
+      readonly cmd: 'export-key'
+      readonly config: string
+      readonly group?: string
+      readonly out?: string
+      /** What to export; absent: the private key with the file store, the public key with etcd. */
+      readonly part?: 'public' | 'private'
+    }
 
 export type ParsedArgs = { readonly kind: 'command'; readonly command: CliCommand } | { readonly kind: 'help'; readonly text: string } | { readonly kind: 'usage'; readonly message: string }
 
@@ -57,7 +64,7 @@ export async function parseArgs(argv: readonly string[]): Promise<ParsedArgs> {
           .option('keylog', { type: 'string', requiresArg: true, describe: 'write Wireshark/gdoi-pcap key tables here (KEY MATERIAL, mode 0600)' })
           .option('state-dir', { type: 'string', requiresArg: true, describe: 'overrides stateDir' })
           .option('control-socket', { type: 'string', requiresArg: true, describe: 'overrides controlSocket' })
-          .option('metrics', { type: 'string', requiresArg: true, describe: 'serve Prometheus metrics at http://ADDR:PORT/metrics (off by default; a bare PORT binds 127.0.0.1), e.g. 127.0.0.1:9848' }),
+          .option('metrics', { type: 'string', requiresArg: true, describe: 'serve Prometheus metrics at http://ADDR:PORT/metrics, e.g. 127.0.0.1:9848 (wins over metrics.listen of the configuration; a bare PORT binds 127.0.0.1)' }),
       (a) => {
         let metrics: MetricsListen | undefined
         try {
@@ -103,14 +110,23 @@ export async function parseArgs(argv: readonly string[]): Promise<ParsedArgs> {
     )
     .command(
       'export-key',
-      "print a group's rekey signing key (PKCS#8 PEM) for a second key server",
+      "print a group's rekey signing key: the private key (PKCS#8 PEM) of a state-file key server, for a second one; with store: etcd the public key unless --private",
       (y) =>
         y
           .option('config', { alias: 'c', type: 'string', requiresArg: true, demandOption: true, describe: 'configuration file' })
           .option('group', { alias: 'g', type: 'string', requiresArg: true, describe: 'group name (default: the first group with rekeys)' })
-          .option('out', { alias: 'o', type: 'string', requiresArg: true, describe: 'write to this file (mode 0600) instead of stdout' }),
+          .option('out', { alias: 'o', type: 'string', requiresArg: true, describe: 'write to this file (mode 0600) instead of stdout' })
+          .option('public', { type: 'boolean', describe: 'the public key (SubjectPublicKeyInfo PEM)' })
+          .option('private', { type: 'boolean', describe: 'the private key (PKCS#8 PEM); with store: etcd only into a file (--out)' })
+          .conflicts('public', 'private'),
       (a) => {
-        command = { cmd: 'export-key', config: String(a.config), ...(str(a.group) !== undefined ? { group: String(a.group) } : {}), ...(str(a.out) !== undefined ? { out: String(a.out) } : {}) }
+        command = {
+          cmd: 'export-key',
+          config: String(a.config),
+          ...(str(a.group) !== undefined ? { group: String(a.group) } : {}),
+          ...(str(a.out) !== undefined ? { out: String(a.out) } : {}),
+          ...(a.public === true ? { part: 'public' as const } : a.private === true ? { part: 'private' as const } : {}),
+        }
       },
     )
   const res = await parseCli(parser, argv)

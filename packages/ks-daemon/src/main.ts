@@ -8,7 +8,7 @@
 //   timers → rekey.ts (TEK/KEK rekeys, pushes, retransmissions, ejection); state → persist.ts → KsStore
 import { randomBytes } from 'node:crypto'
 import type { Clock, Endpoint, KeyLog, Logger, Transport } from '@gdoi/daemon-kit'
-import { DiagChannel, LogEvent, formatEndpoint, publish } from '@gdoi/daemon-kit'
+import { DiagChannel, LogEvent, DatagramSizeCap, formatEndpoint, publish } from '@gdoi/daemon-kit'
 import { DecodeError, decodeHeader } from '@gdoi/wire'
 import { ExchangeType } from '@gdoi/wire/constants'
 import { HashMemory, type PullKsFailure, type PullRegistration, type Phase1Sa, type ResponderConfig } from '@gdoi/wire/exchange/index'
@@ -29,6 +29,7 @@ import { buildStatus, type KsStatus } from './status.js'
 import { applyReload, type ReloadResult } from './reload.js'
 import type { Rng } from './keygen.js'
 import { ClusterNode, isClusterStore } from './cluster.js'
+import { IdleTrim } from './memory-trim.js'
 
 /** Switches for test captures and older peers (spec §8.2, §5.2); override `config.compat`. */
 export interface KsCompat {
@@ -190,11 +191,26 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
     replay: new HashMemory(16_384, limits.exchangeMaxMs * 5),
     limits,
     idLengthWidth,
+    // a registered member's MM1 may evict a young half-open SA under a flood (sessions.ts)
+    knownPeer: (peer) => {
+      const key = memberKey(peer)
+      return groups.all().some((g) => g.members.has(key))
+    },
   })
   let closed = false
+  // Oversized datagrams are dropped before the copy and the decode (daemon-kit size-cap.ts).
+  const sizeCap = new DatagramSizeCap({
+    maxBytes: () => opts.config.limits.maxDatagramBytes,
+    count: () => counters.inc(Counter.DROP_OVERSIZED),
+    log,
+    nowMs: () => clock.nowMs(),
+  })
+  const trim = new IdleTrim({ clock, log }) // memory back after a storm (memory-trim.ts)
   transport.onDatagram((bytes, from) => {
     if (closed) return
     counters.inc(Counter.DATAGRAMS_IN)
+    trim.activity()
+    if (!sizeCap.admit(bytes, from)) return
     const data = Uint8Array.from(bytes) // receive buffers are only ours during the callback
     const peer = { address: from.address, port: from.port }
     try {
@@ -240,6 +256,7 @@ export async function startKeyServer(opts: StartKeyServerOptions): Promise<KeySe
       await ctx.cluster?.close()
       await rekeyer.close()
       sessions.closeAll()
+      trim.close()
       await persist.close()
     },
   }

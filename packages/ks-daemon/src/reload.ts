@@ -7,7 +7,7 @@
 //                      with them; the live TEKs keep theirs, so all members keep the same SAs), the
 //                      KEK algorithm and lifetime (next KEK), GAP delays.
 // Needs a restart (reported, not applied): listen address/port, stateDir, controlSocket, keylog, log
-//                      settings, limits, compat, a group's identity, a different rekey signing key (members verify
+//                      settings, limits, compat, metrics, a group's identity, a different rekey signing key (members verify
 //                      pushes with the key they got at registration).
 import { LogEvent } from '@gdoi/daemon-kit'
 import type { KsConfig, KsGroupConfig, SigningKeyConfig } from './config/index.js'
@@ -43,6 +43,7 @@ export async function applyReload(ctx: KsContext, next: KsConfig, exchangeMaxMs:
   check('log', prev.log, next.log)
   check('limits', prev.limits, next.limits)
   check('compat', prev.compat, next.compat)
+  check('metrics', prev.metrics ?? null, next.metrics ?? null)
   check('store', prev.store.kind === 'etcd' ? { ...prev.store, keyEncryptionKey: null } : prev.store, next.store.kind === 'etcd' ? { ...next.store, keyEncryptionKey: null } : next.store)
   if (prev.store.kind === 'etcd' && next.store.kind === 'etcd' && !prev.store.keyEncryptionKey.equals(next.store.keyEncryptionKey)) restartRequired.push('store.keyEncryptionKey')
 
@@ -129,6 +130,7 @@ export async function applyReload(ctx: KsContext, next: KsConfig, exchangeMaxMs:
       }
     }
   }
+  await ctx.cluster?.configReloaded().catch(() => {}) // cluster: the primary's policy is what followers serve
   await ctx.persist.save('reload').catch(() => {})
   const result = { applied, deferred, restartRequired }
   ctx.log.info({ event: LogEvent.CONFIG_RELOADED, ...result }, 'configuration reloaded')

@@ -4,10 +4,12 @@
 import { createRealClock, createLogger, createUdpTransport, ConfigError, LogEvent, openKeyLog, startControlServer } from '@gdoi/daemon-kit'
 import type { ControlServer, KeyLog, UdpTransport } from '@gdoi/daemon-kit'
 import type { DaemonMetrics, KsMetricsView } from '@gdoi/daemon-kit/metrics'
+import { effectiveMetricsListen } from '@gdoi/daemon-kit/metrics-config'
 import { loadKsConfig, type KsConfig, type KsConfigOverrides } from './config/index.js'
 import { openFileStore, type KsStore } from './store/index.js'
 import { startKeyServer, type KeyServer } from './main.js'
 import { renderStatus } from './status-text.js'
+import { capYoungGeneration } from './memory-trim.js'
 import type { CliCommand } from './cli-args.js'
 
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const
@@ -37,6 +39,7 @@ export function overridesOf(c: RunCommand): KsConfigOverrides {
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runDaemon(c: RunCommand, stderr: (s: string) => void): Promise<number> {
+  capYoungGeneration() // a storm must not leave a 32 MiB young generation behind (memory-trim.ts)
   const overrides = overridesOf(c)
   let config: KsConfig
   let warnings: readonly { readonly message: string; readonly line?: number }[]
@@ -90,10 +93,11 @@ export async function runDaemon(c: RunCommand, stderr: (s: string) => void): Pro
     })
     cleanup.push(() => transport.close())
     transport.onError((err, to) => log.debug({ err, to }, 'udp send error'))
-    // Prometheus endpoint (--metrics) before the key server, so that its first events are counted;
-    // prom-client is loaded only when asked for.
-    if (c.metrics !== undefined) {
-      const m = await (await import('@gdoi/daemon-kit/metrics')).startKsMetricsEndpoint({ ...c.metrics, log })
+    // Prometheus endpoint (--metrics, else the configuration's metrics.listen) before the key server,
+    // so that its first events are counted; prom-client is loaded only when asked for.
+    const metricsListen = effectiveMetricsListen(c.metrics, config.metrics)
+    if (metricsListen !== undefined) {
+      const m = await (await import('@gdoi/daemon-kit/metrics')).startKsMetricsEndpoint({ ...metricsListen, log })
       metrics = m
       cleanup.push(() => m.close())
     }

@@ -99,7 +99,9 @@ function clusterInfo(c: ClusterStatus): string[] {
     row('Local role', c.role === 'primary' ? 'Primary' : 'Secondary'),
     row('Primary', c.primary === null ? 'none elected' : `${c.primary}${c.primaryForSec !== null ? ` (for ${hms(c.primaryForSec)})` : ''}`),
     row('Lease', `${c.leaseId ?? 'none'}, TTL ${c.leaseTtlSec} secs, last keepalive ${c.leaseAgeSec !== null ? `${c.leaseAgeSec} secs ago` : 'never'}`),
-    row('etcd', `${c.store.available ? 'available' : 'UNAVAILABLE'} since ${c.store.since}${c.store.lastError !== null ? ` (${c.store.lastError})` : ''}`),
+    row('etcd', `${c.store.available ? 'available' : `UNAVAILABLE${c.store.lastErrorKind !== null ? ` [${c.store.lastErrorKind}]` : ''}`} since ${c.store.since}${c.store.lastError !== null ? ` (${c.store.lastError})` : ''}`),
+    row('etcd security', `${c.store.security.tls ? `TLS${c.store.security.clientCert ? ' + client certificate' : ''}` : 'plain http'}, ${c.store.security.user !== null ? `user ${c.store.security.user}` : 'no authentication'}`),
+    row('etcd request errors', Object.entries(c.store.errors).map(([k, v]) => `${k} ${v}`).join(', ')),
     row('etcd prefix', c.store.prefix),
     row('Store key fingerprint', c.store.keyFingerprint),
     row('Fenced writes', `${c.fencedWrites} ok, ${c.fenceFailures} refused`),
@@ -108,9 +110,15 @@ function clusterInfo(c: ClusterStatus): string[] {
   for (const e of c.store.endpoints) {
     out.push(`      ${e.endpoint.padEnd(28)} ${e.healthy ? `healthy${e.raftLeader ? ' (raft leader)' : ''}, etcd ${e.version ?? '?'}` : `UNHEALTHY${e.error !== null ? `: ${e.error}` : ''}`}`)
   }
+  out.push('    Group policy (digest of ACL, transform, lifetimes, rekey settings):')
+  for (const p of c.policy) {
+    const state = p.matches === null ? 'primary unknown' : p.matches ? 'matches the primary' : `DIFFERS from the primary's ${p.primary ?? ''}${p.differs.length > 0 ? ` (${p.differs.join(', ')})` : ''}`
+    out.push(`      ${p.group.padEnd(28)} own ${p.own}, ${state}; serving the ${p.serving === 'primary' ? "primary's" : 'own'} policy`)
+  }
   out.push('    Key servers:')
   for (const i of c.instances) {
-    out.push(`      ${(i.primary ? '* ' : '  ') + i.id.padEnd(34)} ${i.listen.padEnd(22)} pid ${String(i.pid).padEnd(8)} up since ${i.startedAt}`)
+    const pol = i.policyMatchesPrimary === null ? '' : i.policyMatchesPrimary ? '  policy = primary' : '  POLICY DIFFERS'
+    out.push(`      ${(i.primary ? '* ' : '  ') + i.id.padEnd(34)} ${i.listen.padEnd(22)} pid ${String(i.pid).padEnd(8)} up since ${i.startedAt}${pol}`)
   }
   return out
 }
@@ -138,7 +146,7 @@ export function renderStatus(s: KsStatus): string {
     }
     out.push('')
   }
-  out.push('ISAKMP SAs:', `  ${'peer'.padEnd(22)}${'icookie'.padEnd(18)}${'rcookie'.padEnd(18)}${'state'.padEnd(13)}remaining`)
+  out.push(`ISAKMP SAs (half-open ${s.ikeHalfOpen.count} of at most ${s.ikeHalfOpen.limit}):`, `  ${'peer'.padEnd(22)}${'icookie'.padEnd(18)}${'rcookie'.padEnd(18)}${'state'.padEnd(13)}remaining`)
   for (const sa of s.ikeSas) {
     out.push(`  ${sa.peer.padEnd(22)}${sa.icookie.padEnd(18)}${sa.rcookie.padEnd(18)}${sa.state.padEnd(13)}${sa.remainingSec ?? '-'}`)
   }

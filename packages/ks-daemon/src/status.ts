@@ -80,6 +80,8 @@ export interface KsStatus {
   readonly stateSavedAt: string | null
   readonly groups: readonly GroupStatus[]
   readonly ikeSas: readonly IkeSaInfo[]
+  /** Main Modes in progress and their cap (limits.maxHalfOpenSa); a flood keeps `count` at `limit`. */
+  readonly ikeHalfOpen: { readonly count: number; readonly limit: number }
   readonly pushesInProgress: readonly PushInfo[]
   readonly counters: Readonly<Record<string, number>>
   /** Key servers sharing the state on etcd (null with the local state file). */
@@ -190,6 +192,7 @@ export function buildStatus(ctx: KsContext, sessions: Sessions): KsStatus {
     stateSavedAt: ctx.persist.lastSavedMs !== undefined ? iso(ctx.persist.lastSavedMs) : null,
     groups: ctx.groups.all().map((g) => groupStatus(ctx, g, now)),
     ikeSas: sessions.list(now),
+    ikeHalfOpen: { count: sessions.halfOpen, limit: sessions.maxHalfOpen },
     pushesInProgress: ctx.rekeyer.pushes(),
     counters: ctx.counters.snapshot(),
     cluster: ctx.cluster?.status() ?? null,

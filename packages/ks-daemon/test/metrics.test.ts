@@ -3,33 +3,19 @@
 // pushed and acknowledged, garbage arrives — then the endpoint on 127.0.0.1 (port 0) is scraped. Then the
 // executable: `gdoi-ks run --metrics 127.0.0.1:0` serves the same endpoint until SIGTERM.
 import t from 'tap'
-import { request } from 'node:http'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createKsMetrics, createMetricsRegistry, startMetricsServer, type MetricsServer } from '@gdoi/daemon-kit/metrics'
+import { metricValue, scrapeMetrics } from '@gdoi/daemon-kit/metrics-scrape'
+import { ConfigError, parseKsConfig } from '../src/config/index.js'
 import { ksYaml, memoryLab, register } from './helpers/ks-fixture.js'
 import { KS_CLI, runCli, startDaemon } from './e2e/helpers/spawn.js'
 
 const GROUP = 'GETVPN-GRP'
 
-function scrape(server: Pick<MetricsServer, 'port'>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port: server.port, path: '/metrics', agent: false }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => (body += c))
-      res.on('end', () => resolve(body))
-    })
-      .on('error', reject)
-      .end()
-  })
-}
-
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
-  return line === undefined ? undefined : Number(line.slice(series.length + 1))
-}
+const scrape = (server: Pick<MetricsServer, 'port'>): Promise<string> => scrapeMetrics({ port: server.port })
+const sample = metricValue
 
 t.test('a running key server, scraped', async (t) => {
   const registry = createMetricsRegistry()
@@ -103,4 +89,45 @@ t.test('gdoi-ks run --metrics with a bad address is a usage error', (t) => {
   t.equal(r.status, 2)
   t.match(r.stderr, /metrics: bad port in "127\.0\.0\.1:99999"/)
   t.end()
+})
+
+function configIssues(yaml: string): { path: string; message: string }[] {
+  try {
+    parseKsConfig(yaml, { path: '/tmp/ks-test.yaml' })
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues.map((i) => ({ path: i.path, message: i.message }))
+    throw err
+  }
+  return []
+}
+
+t.test('metrics.listen in the configuration: default off, validated with the field path', (t) => {
+  const parse = (extra: string) => parseKsConfig(`${ksYaml()}${extra}`, { path: '/tmp/ks-test.yaml' }).config.metrics
+  t.equal(parse(''), undefined, 'no metrics part: no endpoint')
+  t.same(parse('metrics: { listen: 127.0.0.1:9848 }\n'), { listen: { address: '127.0.0.1', port: 9848 } })
+  t.same(parse('metrics: { listen: 9848 }\n'), { listen: { address: '127.0.0.1', port: 9848 } }, 'a bare port binds loopback')
+  t.same(configIssues(`${ksYaml()}metrics: { listen: "10.0.0.2:x" }\n`), [{ path: 'metrics.listen', message: 'bad port in "10.0.0.2:x" (ADDRESS:PORT, e.g. 127.0.0.1:9848)' }])
+  t.same(configIssues(`${ksYaml()}metrics: { listen: ks.example:9848 }\n`), [{ path: 'metrics.listen', message: 'bad address in "ks.example:9848" (an IPv4 or [IPv6] literal, e.g. 127.0.0.1:9848)' }])
+  t.match(configIssues(`${ksYaml()}metrics: { listen: 9848, path: /m }\n`), [{ path: 'metrics.path', message: /unknown field/ }])
+  t.end()
+})
+
+t.test('gdoi-ks run: metrics.listen of the configuration serves the endpoint; --metrics wins over it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gdoi-ks-metrics-cfg-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const cfgPath = join(dir, 'ks.yaml')
+  writeFileSync(cfgPath, `${ksYaml({ listen: '127.0.5.2', port: 0, stateDir: join(dir, 'state'), controlSocket: join(dir, 'run', 'ks.sock') })}metrics: { listen: "127.0.0.2:0" }\n`)
+  for (const [flag, host] of [[[], '127.0.0.2'], [['--metrics', '127.0.0.1:0'], '127.0.0.1']] as const) {
+    const ks = startDaemon(KS_CLI, ['run', '--config', cfgPath, ...flag])
+    try {
+      const line = await ks.waitForLine((l) => l['msg'] === 'metrics endpoint listening', 60_000)
+      const listen = String(line['listen'])
+      t.match(listen, new RegExp(`^${host.replace(/\./g, '\\.')}:\\d+$`), `${flag.length === 0 ? 'the configuration' : 'the flag'}: ${listen}`)
+      await ks.waitForLine((l) => l['msg'] === 'control socket ready', 60_000)
+      t.equal(sample(await scrapeMetrics({ host, port: Number(listen.split(':')[1]) }), `gdoi_ks_members{group="${GROUP}"}`), 0, `scraped at ${host}`)
+    } finally {
+      if (ks.child.exitCode === null) ks.child.kill('SIGTERM')
+      await ks.exited
+    }
+  }
 })

@@ -7,6 +7,9 @@
 import { z } from 'zod'
 import {
   DEFAULT_GM_CONTROL_SOCKET,
+  DEFAULT_MAX_DATAGRAM_BYTES,
+  MAX_MAX_DATAGRAM_BYTES,
+  MIN_MAX_DATAGRAM_BYTES,
   groupIdentity,
   groupName,
   ikeSchema,
@@ -19,7 +22,12 @@ import {
   unicastIpv4,
   type ConfigContext,
 } from '@gdoi/daemon-kit'
+import { metricsConfigSchema } from '@gdoi/daemon-kit/metrics-config'
+import { parsePrefix } from '../routing.js'
 import { GM_DEFAULTS, type GmConfig } from './types.js'
+
+/** An IPv4 destination prefix: "10.1.0.0/16", "10.1.2.3" (a host) or "any". */
+const ipv4Prefix = z.string().refine((s) => parsePrefix(s.trim()) !== undefined, 'expected an IPv4 prefix like 10.1.0.0/16, an address, or "any"')
 
 /** "A.B.C.D" or "A.B.C.D:PORT" → { address, port }; objects pass through. */
 const keyServer = z.preprocess(
@@ -54,6 +62,15 @@ export function gmConfigSchema(ctx: ConfigContext): z.ZodType<GmConfig> {
       table: z.int().min(1).max(0x7ffffffe).refine((n) => n < 253 || n > 255, 'not 253–255 (the kernel\'s default, main and local tables)').optional(),
       preference: z.int().min(1).max(32700).optional(),
     })).optional(),
+    // Cisco `crypto map … gdoi fail-close`: protected traffic without an SA is dropped, not sent in clear
+    dataPlane: strict({
+      failClose: z.boolean().default(false),
+      blockBeforeRegistration: z.array(ipv4Prefix).min(1).optional(),
+    }).superRefine((v, c) => {
+      if (v.blockBeforeRegistration !== undefined && !v.failClose) {
+        c.addIssue({ code: 'custom', path: ['blockBeforeRegistration'], message: 'only with failClose: true (a fail-open member blocks nothing)' })
+      }
+    }).optional(),
     // Not limited to Linux's 15 characters: a pasted IOS config names e.g. GigabitEthernet0/1; the
     // daemon checks the name against the host's interfaces when it starts.
     interface: z.string().min(1).optional(),
@@ -65,6 +82,10 @@ export function gmConfigSchema(ctx: ConfigContext): z.ZodType<GmConfig> {
       jitterSec: z.int().min(0).max(600).default(GM_DEFAULTS.reregisterJitterSec),
     }).prefault({}),
     rekeyAck: z.enum(['rfc8263', 'none']).default('rfc8263'),
+    limits: strict({
+      maxDatagramBytes: z.int().min(MIN_MAX_DATAGRAM_BYTES).max(MAX_MAX_DATAGRAM_BYTES).default(DEFAULT_MAX_DATAGRAM_BYTES),
+    }).prefault({}),
+    metrics: metricsConfigSchema,
   }).transform(
     (v): GmConfig => ({
       group: v.group,
@@ -75,12 +96,17 @@ export function gmConfigSchema(ctx: ConfigContext): z.ZodType<GmConfig> {
       ...(v.routing !== undefined
         ? { routing: { enabled: v.routing.enabled, ...(v.routing.table !== undefined ? { table: v.routing.table } : {}), ...(v.routing.preference !== undefined ? { preference: v.routing.preference } : {}) } }
         : {}),
+      ...(v.dataPlane !== undefined
+        ? { dataPlane: { failClose: v.dataPlane.failClose, ...(v.dataPlane.blockBeforeRegistration !== undefined ? { blockBeforeRegistration: v.dataPlane.blockBeforeRegistration.map((s) => s.trim()) } : {}) } }
+        : {}),
       interface: v.interface ?? null,
       controlSocket: v.controlSocket,
       keylog: v.keylog ?? null,
       log: v.log,
       reregister: v.reregister,
       rekeyAck: v.rekeyAck,
+      limits: v.limits,
+      ...(v.metrics.listen !== null ? { metrics: v.metrics } : {}),
     }),
   ) as unknown as z.ZodType<GmConfig>
 }

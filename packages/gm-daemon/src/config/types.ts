@@ -2,6 +2,7 @@
 // Produced by `loadGmConfig()` from YAML or from a pasted Cisco IOS configuration. The group's policy
 // (ACL, transforms, lifetimes) is not here: it comes from the key server at registration.
 import type { Endpoint, GroupIdentity, IkeConfig, LogConfig } from '@gdoi/daemon-kit'
+import type { MetricsConfig } from '@gdoi/daemon-kit/metrics-config'
 
 export interface GmConfig {
   readonly group: { readonly name: string; readonly identity: GroupIdentity }
@@ -17,6 +18,12 @@ export interface GmConfig {
    *  TUN is, with the defaults (table 8480 + 2k / +1, rule preferences 8480 + 10k …, k = the TUN name's
    *  trailing number). `routing: none` leaves the kernel's routing alone (the user routes). */
   readonly routing?: { readonly enabled: boolean; readonly table?: number; readonly preference?: number }
+  /** Data-plane behaviour (README "Fail-close"). Absent: fail-open, as Cisco's default.
+   *  `failClose`: traffic an ACL permit entry covers is dropped while no SA is there (counted as
+   *  "no sa" drops), from start-up until registration; with kernel routing, blackhole routes keep it
+   *  blocked when the process dies (a clean stop removes them). `blockBeforeRegistration`: destinations
+   *  blocked from start-up until the first ACL is downloaded (the ACL is unknown until then). */
+  readonly dataPlane?: { readonly failClose: boolean; readonly blockBeforeRegistration?: readonly string[] }
   /** The interface the group applies to (IOS `crypto map` on an interface): where multicast rekeys are
    *  joined and protected traffic leaves. null = decided by routing. */
   readonly interface: string | null
@@ -30,6 +37,12 @@ export interface GmConfig {
   readonly reregister: { readonly beforeExpirySec: number; readonly jitterSec: number }
   /** Answer KEK_ACK_REQUESTED with RFC 8263 ACKs ('rfc8263', default), or never ('none'). */
   readonly rekeyAck: 'rfc8263' | 'none'
+  /** Control-plane datagrams larger than `maxDatagramBytes` are dropped before decoding (default
+   *  16384; daemon-kit size-cap.ts says why), counted as `decodeErrors.oversized`. */
+  readonly limits: { readonly maxDatagramBytes: number }
+  /** Prometheus endpoint (`metrics: { listen: 127.0.0.1:9849 }`); absent: none. `--metrics` wins over
+   *  it. Read at start: a reload does not move the endpoint. */
+  readonly metrics?: MetricsConfig
 }
 
 export const GM_DEFAULTS = {

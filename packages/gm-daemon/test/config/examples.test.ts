@@ -24,6 +24,7 @@ t.test('examples/gm1.yaml … gm3.yaml load, one GM per loopback address', async
       log: { level: 'info', format: 'auto' },
       reregister: { beforeExpirySec: 60, jitterSec: 10 },
       rekeyAck: 'rfc8263',
+      limits: { maxDatagramBytes: 16384 },
     })
   }
 })

@@ -41,6 +41,7 @@ export function gmConfig(over: Partial<GmConfig> & { keyServerAddresses?: readon
     log: { level: 'debug', format: 'json' },
     reregister: { beforeExpirySec: 60, jitterSec: 10 },
     rekeyAck: 'rfc8263',
+    limits: { maxDatagramBytes: 16384 },
     ...rest,
   }
 }

@@ -26,6 +26,8 @@ import {
   KEK_ALGORITHMS,
   listenPort,
   logSchema,
+  MAX_MAX_DATAGRAM_BYTES,
+  MIN_MAX_DATAGRAM_BYTES,
   multicastIpv4,
   pathIn,
   prefix,
@@ -34,8 +36,11 @@ import {
   strict,
   type ConfigContext,
 } from '@gdoi/daemon-kit'
-import { KS_DEFAULTS, type KsConfig, type KsGroupConfig, type KsStoreConfig, type RekeyConfig, type SigningKeyConfig } from './types.js'
+import { metricsConfigSchema } from '@gdoi/daemon-kit/metrics-config'
+import { KS_DEFAULTS, type EtcdAuthConfig, type EtcdTlsConfig, type KsConfig, type KsGroupConfig, type KsStoreConfig, type RekeyConfig, type SigningKeyConfig } from './types.js'
 import { parseKeyEncryptionKey } from '../store/seal.js'
+import { createPrivateKey, X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 
 const MAX_LIFETIME_SEC = 30 * 86400
 
@@ -143,12 +148,116 @@ function groupSchema(ctx: ConfigContext) {
 
 const KEK_FORMAT = '32 bytes: 64 hex digits, 44 base64 characters or 32 raw bytes'
 
-// store: { kind: file }  |  { kind: etcd, endpoints, prefix, keyEncryptionKey: { file | env }, leaseTtlSec, … }
+type Issues = { issues: z.core.$ZodRawIssue[] }
+function issue(c: Issues, path: PropertyKey[], message: string): void {
+  c.issues.push({ code: 'custom', message, input: undefined, path })
+}
+
+/** PEM certificates in `path` (one or more), or the reason they are unusable. */
+function readCertificates(path: string): { ok: true; pem: Buffer; certs: X509Certificate[] } | { ok: false; reason: string } {
+  let pem: Buffer
+  try {
+    pem = readFileSync(path)
+  } catch (err) {
+    return { ok: false, reason: `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})` }
+  }
+  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+  if (blocks.length === 0) return { ok: false, reason: `${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` }
+  try {
+    return { ok: true, pem, certs: blocks.map((b) => new X509Certificate(b)) }
+  } catch {
+    return { ok: false, reason: `${path}: a certificate in it does not parse` }
+  }
+}
+
+// store.tls: { caFile, certFile, keyFile } — files read and checked here (a typo fails at load, with the
+// field path), the key file must be 0600 and match the certificate.
+function etcdTlsSchema(ctx: ConfigContext) {
+  return strict({ caFile: pathIn(ctx), certFile: pathIn(ctx).optional(), keyFile: pathIn(ctx).optional() }).transform((v, c): EtcdTlsConfig => {
+    const ca = readCertificates(v.caFile)
+    if (!ca.ok) {
+      issue(c, ['caFile'], ca.reason)
+      return z.NEVER
+    }
+    if ((v.certFile === undefined) !== (v.keyFile === undefined)) {
+      issue(c, [v.certFile === undefined ? 'certFile' : 'keyFile'], 'certFile and keyFile go together (the client certificate and its private key)')
+      return z.NEVER
+    }
+    if (v.certFile === undefined || v.keyFile === undefined) return { ca: new Uint8Array(ca.pem), caFile: v.caFile, cert: null, certFile: null, key: null, keyFile: null }
+    const cert = readCertificates(v.certFile)
+    if (!cert.ok) {
+      issue(c, ['certFile'], cert.reason)
+      return z.NEVER
+    }
+    const k = readPrivateFile(v.keyFile)
+    if (!k.ok) {
+      issue(c, ['keyFile'], k.reason)
+      return z.NEVER
+    }
+    try {
+      const key = createPrivateKey(k.bytes)
+      if (!(cert.certs[0] as X509Certificate).checkPrivateKey(key)) {
+        issue(c, ['keyFile'], `${v.keyFile} is not the private key of the certificate in ${v.certFile}`)
+        return z.NEVER
+      }
+    } catch {
+      issue(c, ['keyFile'], `${v.keyFile} is not a readable private key (PEM; encrypted keys are not supported)`)
+      return z.NEVER
+    }
+    const key = new Secret(k.bytes)
+    k.bytes.fill(0)
+    return { ca: new Uint8Array(ca.pem), caFile: v.caFile, cert: new Uint8Array(cert.pem), certFile: v.certFile, key, keyFile: v.keyFile }
+  })
+}
+
+// store.auth: { user, passwordFile | passwordEnv } — never an inline password (it would end up in
+// backups, diffs and `ps`-visible tooling); the file must be 0600.
+function etcdAuthSchema(ctx: ConfigContext) {
+  return strict({
+    user: z.string().min(1).max(128).regex(/^[^\s:]+$/, 'no spaces or ":"'),
+    passwordFile: pathIn(ctx).optional(),
+    passwordEnv: z.string().min(1).optional(),
+    password: z.unknown().optional(),
+  }).transform((v, c): EtcdAuthConfig => {
+    if (v.password !== undefined) {
+      issue(c, ['password'], 'inline passwords are not accepted: use passwordFile (mode 0600) or passwordEnv')
+      return z.NEVER
+    }
+    if ((v.passwordFile === undefined) === (v.passwordEnv === undefined)) {
+      issue(c, [], 'give exactly one of passwordFile, passwordEnv')
+      return z.NEVER
+    }
+    if (v.passwordFile !== undefined) {
+      const r = readPrivateFile(v.passwordFile)
+      if (!r.ok) {
+        issue(c, ['passwordFile'], r.reason)
+        return z.NEVER
+      }
+      const text = r.bytes.toString('utf8').replace(/\r?\n$/, '')
+      r.bytes.fill(0)
+      if (text === '') {
+        issue(c, ['passwordFile'], `${v.passwordFile} is empty`)
+        return z.NEVER
+      }
+      return { user: v.user, password: Secret.fromString(text), source: `file ${v.passwordFile}` }
+    }
+    const name = v.passwordEnv ?? ''
+    const val = ctx.env[name]
+    if (val === undefined || val === '') {
+      issue(c, ['passwordEnv'], `environment variable ${name} is not set`)
+      return z.NEVER
+    }
+    return { user: v.user, password: Secret.fromString(val), source: `env ${name}` }
+  })
+}
+
+// store: { kind: file }  |  { kind: etcd, endpoints, prefix, keyEncryptionKey: { file | env }, leaseTtlSec, …,
+//                            tls: { caFile, certFile, keyFile }, auth: { user, passwordFile | passwordEnv } }
 function storeSchema(ctx: ConfigContext) {
   const etcd = strict({
     kind: z.literal('etcd'),
     endpoints: z
-      .array(z.string().regex(/^(https?:\/\/)?[A-Za-z0-9.\-]+(:\d{1,5})?$|^(https?:\/\/)?\[[0-9A-Fa-f:]+\](:\d{1,5})?$/, 'host:port or http://host:port'))
+      .array(z.string().regex(/^(https?:\/\/)?[A-Za-z0-9.\-]+(:\d{1,5})?$|^(https?:\/\/)?\[[0-9A-Fa-f:]+\](:\d{1,5})?$/, 'host:port, http://host:port or https://host:port'))
       .min(1),
     prefix: z
       .string()
@@ -161,7 +270,22 @@ function storeSchema(ctx: ConfigContext) {
       .regex(/^[A-Za-z0-9][A-Za-z0-9._:\-]{0,62}$/, 'letters, digits, ".", "_", ":" and "-" only (at most 63)')
       .optional(),
     requestTimeoutSec: z.number().min(0.5).max(60).default(KS_DEFAULTS.etcdRequestTimeoutSec),
+    tls: etcdTlsSchema(ctx).optional(),
+    auth: etcdAuthSchema(ctx).optional(),
   }).transform((v, c): KsStoreConfig => {
+    // With tls every endpoint is https (a bare host:port becomes https://); an explicit http:// next to
+    // tls, or https:// without it, is a mistake worth stopping for.
+    let endpointsOk = true
+    v.endpoints.forEach((e, i) => {
+      if (v.tls !== undefined && e.startsWith('http://')) {
+        issue(c, ['endpoints', i], 'http:// with store.tls: use https:// (or drop tls)')
+        endpointsOk = false
+      } else if (v.tls === undefined && e.startsWith('https://')) {
+        issue(c, ['endpoints', i], 'https:// needs store.tls (at least caFile: the CA of the etcd server certificate)')
+        endpointsOk = false
+      }
+    })
+    if (!endpointsOk) return z.NEVER
     const k = v.keyEncryptionKey
     if ((k.file === undefined) === (k.env === undefined)) {
       c.issues.push({ code: 'custom', message: 'give exactly one of file, env', input: undefined, path: ['keyEncryptionKey'] })
@@ -193,12 +317,14 @@ function storeSchema(ctx: ConfigContext) {
     key.fill(0)
     return {
       kind: 'etcd',
-      endpoints: v.endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`)),
+      endpoints: v.endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `${v.tls !== undefined ? 'https' : 'http'}://${e}`)),
       prefix: v.prefix,
       keyEncryptionKey: secret,
       leaseTtlSec: v.leaseTtlSec,
       instanceName: v.instanceName ?? null,
       requestTimeoutSec: v.requestTimeoutSec,
+      tls: v.tls ?? null,
+      auth: v.auth ?? null,
     }
   })
   const file = strict({ kind: z.literal('file') }).transform((): KsStoreConfig => ({ kind: 'file' }))
@@ -220,12 +346,14 @@ export function ksConfigSchema(ctx: ConfigContext): z.ZodType<KsConfig> {
     limits: strict({
       maxHalfOpenSa: z.int().min(1).max(1_000_000).default(KS_DEFAULTS.maxHalfOpenSa),
       exchangeTimeoutSec: z.int().min(5).max(600).default(KS_DEFAULTS.exchangeTimeoutSec),
+      maxDatagramBytes: z.int().min(MIN_MAX_DATAGRAM_BYTES).max(MAX_MAX_DATAGRAM_BYTES).default(KS_DEFAULTS.maxDatagramBytes),
     }).prefault({}),
     compat: strict({
       idLengthWidth: z.literal([1, 2]).default(1),
       pushSignature: z.enum(['rfc', 'bare']).default('rfc'),
     }).prefault({}),
     store: storeSchema(ctx).prefault({ kind: 'file' }),
+    metrics: metricsConfigSchema,
   }).transform(
     (v): KsConfig => ({
       listen: v.listen,
@@ -238,6 +366,7 @@ export function ksConfigSchema(ctx: ConfigContext): z.ZodType<KsConfig> {
       limits: v.limits,
       compat: v.compat,
       store: v.store,
+      ...(v.metrics.listen !== null ? { metrics: v.metrics } : {}),
     }),
   ) as unknown as z.ZodType<KsConfig>
 }

@@ -11,6 +11,8 @@ import type {
   Prefix,
   Secret,
 } from '@gdoi/daemon-kit'
+import { DEFAULT_MAX_DATAGRAM_BYTES } from '@gdoi/daemon-kit'
+import type { MetricsConfig } from '@gdoi/daemon-kit/metrics-config'
 
 export interface KsConfig {
   /** UDP address/port for IKE and GDOI (default 0.0.0.0:848). Also the source of unicast and
@@ -29,6 +31,9 @@ export interface KsConfig {
   readonly compat: KsCompatConfig
   /** Where the group state lives: the local state file (default) or etcd (several key servers). */
   readonly store: KsStoreConfig
+  /** Prometheus endpoint (`metrics: { listen: 127.0.0.1:9848 }`); absent: none. `--metrics` wins over
+   *  it. Read at start: a reload does not move the endpoint. */
+  readonly metrics?: MetricsConfig
 }
 
 /** `store:` — the embedded state file (default, nothing to install) or an etcd cluster shared by
@@ -55,13 +60,40 @@ export interface EtcdStoreConfig {
   readonly instanceName: string | null
   /** How long one etcd request may take before the store counts as unavailable (default 3 s). */
   readonly requestTimeoutSec: number
+  /** Client TLS (https endpoints): the CA that signed etcd's certificate, and this key server's
+   *  client certificate + key when etcd runs with --client-cert-auth. null: plain http. */
+  readonly tls: EtcdTlsConfig | null
+  /** etcd user/password (etcd `auth enable`); null: no authentication. */
+  readonly auth: EtcdAuthConfig | null
+}
+
+export interface EtcdTlsConfig {
+  /** PEM of the CA certificate(s) etcd's server certificate chains to (read at load time). */
+  readonly ca: Uint8Array
+  readonly caFile: string
+  /** PEM client certificate chain and its private key (0600), or null when etcd asks for none. */
+  readonly cert: Uint8Array | null
+  readonly certFile: string | null
+  readonly key: Secret | null
+  readonly keyFile: string | null
+}
+
+export interface EtcdAuthConfig {
+  readonly user: string
+  /** From passwordFile (0600) or passwordEnv; never inline in the configuration. */
+  readonly password: Secret
+  /** Where the password came from (for messages): `file /etc/gdoi/etcd.pw` or `env GDOI_ETCD_PASSWORD`. */
+  readonly source: string
 }
 
 export interface KsLimitsConfig {
-  /** Main Modes in progress at once; further MM1s are dropped (default 10000). */
+  /** Main Modes in progress at once (default 10000). When full, a new MM1 evicts the oldest half-open SA
+   *  still waiting for MM3 (a spoofed one never sends it); only when none is, the MM1 is dropped. */
   readonly maxHalfOpenSa: number
   /** An unfinished Main Mode or GROUPKEY-PULL is abandoned after this long (default 120). */
   readonly exchangeTimeoutSec: number
+  /** Datagrams larger than this are dropped before decoding (default 16384; daemon-kit size-cap.ts). */
+  readonly maxDatagramBytes: number
 }
 
 /** Switches for test captures and older peers (spec §8.2, §5.2). Leave the defaults in production. */
@@ -143,6 +175,7 @@ export const KS_DEFAULTS = {
   senderIdBits: 16,
   maxHalfOpenSa: 10_000,
   exchangeTimeoutSec: 120,
+  maxDatagramBytes: DEFAULT_MAX_DATAGRAM_BYTES,
   etcdPrefix: '/gdoi/ks/',
   etcdLeaseTtlSec: 10,
   etcdRequestTimeoutSec: 3,

@@ -75,6 +75,16 @@ export interface SigningKeyRef {
   readonly spkiSha256: string
 }
 
+/** One member's new value (null: removed) for an incremental write (KsStore.saveMembers). */
+export interface MemberChange {
+  readonly group: string
+  /** `address:port` (groups.ts memberKey). */
+  readonly key: string
+  readonly member: MemberState | null
+  /** The group's senderIdNext after the change (sender IDs granted with a registration are durable with it). */
+  readonly senderIdNext: number
+}
+
 export interface KsStore {
   /** The saved state, or undefined on first start. Throws StoreError ERR_STATE_CORRUPT /
    *  ERR_STATE_VERSION rather than ever returning a partial state. */
@@ -82,6 +92,13 @@ export interface KsStore {
   /** Replaces the saved state atomically (all or nothing, durable when the promise resolves).
    *  Saves are applied in call order. */
   save(state: KsState): Promise<void>
+  /** Optional incremental write of member records (a registration storm must not rewrite every member
+   *  per registration): durable when the promise resolves, applied in call order with save(); a later
+   *  load() returns the last save()d state with these changes applied. */
+  saveMembers?(changes: readonly MemberChange[]): Promise<void>
+  /** With saveMembers: true when the incremental records have grown enough that the next write should
+   *  be a full save() (which starts them over). */
+  readonly membersJournalFull?: () => boolean
   /** Waits for pending saves and releases the store (file lock). */
   close(): Promise<void>
 }
@@ -98,6 +115,10 @@ export type StoreErrorCode =
   | 'ERR_STATE_UNAVAILABLE'
   /** Shared store: the key-encryption key does not open what the cluster stored. */
   | 'ERR_STATE_KEY'
+  /** Shared store: etcd refuses this key server's user/password, or its user lacks permission. */
+  | 'ERR_STATE_AUTH'
+  /** Shared store: the TLS connection to etcd fails (CA, client certificate). */
+  | 'ERR_STATE_TLS'
 
 export class StoreError extends Error {
   override name = 'StoreError'

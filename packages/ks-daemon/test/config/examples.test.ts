@@ -44,7 +44,7 @@ t.test('examples/ks.yaml loads to the lab policy, fully defaulted', async (t) =>
         senderIdBits: 16,
       },
     ],
-    limits: { maxHalfOpenSa: 10000, exchangeTimeoutSec: 120 },
+    limits: { maxHalfOpenSa: 10000, exchangeTimeoutSec: 120, maxDatagramBytes: 16384 },
     compat: { idLengthWidth: 1, pushSignature: 'rfc' },
     store: { kind: 'file' },
   })
