@@ -16,8 +16,9 @@
 #
 # They run in the order 1, 3, 4, 2 (2 has no timing of its own; 1, 3 and 4 each take a scheduled rekey).
 # Then a table: scenario | pings sent | lost | loss % | what was checked; the last line is "N passed, M
-# failed" and the exit status is 0 only if every check passed. 3-6 minutes: registering through the loss
-# with Cisco's 7 s retransmission timer takes each GM 2-120 s.
+# failed" and the exit status is 0 only if every check passed. About 3 minutes: the GMs of
+# lab/config/faults retransmit after 3 s (`retransmit.intervalSec`; Cisco's 7 s made the loss scenario
+# take each GM 2-120 s).
 #
 #   sudo lab/faults.sh          build the lab (lab/netns.sh up with lab/config/faults), run 1-4, tear it down
 #   sudo lab/faults.sh down     tear down a lab a killed run left behind
@@ -292,8 +293,8 @@ scn_ctl_loss() {
   for n in $LAB_GMS; do "$NODE" "$GM_BIN" reload --socket "$RUN/gm$n.sock" >/dev/null; done
   note "$(date +%T) every GM re-registers through the lossy path; next scheduled rekey in $(ks_time_to_rekey) s"
   # Until every GM registered again and holds the TEK of a rekey sent after the start (from the logs:
-  # cheap enough to look every second). Registering through 30 % loss each way takes Cisco's 7 s
-  # retransmission timer about once per round trip (5 of them): a minute or so, sometimes two.
+  # cheap enough to look every second). Registering through 30 % loss each way takes a retransmission
+  # (3 s in lab/config/faults) about once per round trip (5 of them).
   local deadline=$((t0 + CTL_LOSS_MAX_SEC * 1000)) done_all since
   since=$(date -u -d "@$((t0 / 1000))" +%Y-%m-%dT%H:%M:%S)
   while :; do

@@ -187,6 +187,11 @@ class Member implements GroupMember {
     if (this.#o.autoStart !== false) this.#registrar.start('startup')
   }
 
+  /** The options' policy (tests, the simulator) or the configuration's `retransmit`. */
+  #retransmitPolicy(c: GmConfig): RetransmitPolicy {
+    return this.#o.retransmit ?? { intervalMs: c.retransmit.intervalSec * 1000, maxTries: c.retransmit.count }
+  }
+
   #newRegistrar(c: GmConfig): Registrar {
     const rsa = loadRsaMaterial(c.ike)
     return new Registrar({
@@ -199,14 +204,14 @@ class Member implements GroupMember {
         localAddress: this.localAddress,
         rsa,
         nowMs: () => this.#clock.nowMs(),
-        ...(this.#o.retransmit !== undefined ? { retransmit: this.#o.retransmit } : {}),
+        retransmit: this.#retransmitPolicy(c),
         ...(this.#o.exchangeMaxMs !== undefined ? { exchangeMaxMs: this.#o.exchangeMaxMs } : {}),
       }),
       transport: this.#o.transport,
       clock: this.#clock,
       rng: this.#rng,
       log: this.#o.log,
-      ...(this.#o.retransmit !== undefined ? { retransmit: this.#o.retransmit } : {}),
+      retransmit: this.#retransmitPolicy(c),
       ...(this.#o.exchangeMaxMs !== undefined ? { exchangeMaxMs: this.#o.exchangeMaxMs } : {}),
       ...(this.#o.backoff !== undefined ? { backoff: this.#o.backoff } : {}),
       diagId: this.#diagId,

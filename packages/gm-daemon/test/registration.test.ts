@@ -39,6 +39,33 @@ t.test('registers: TEKs in the SA table, KEK installed, events and logs', async 
   assertNoSecrets(t, s.sink, ks)
 })
 
+t.test('retransmit from the configuration: 2 s × 3 to a silent KS, then failover', async (t) => {
+  const s = await setup({ keyServers: 2, settleMs: 0, config: { retransmit: { intervalSec: 2, count: 3 } } })
+  t.teardown(() => s.close())
+  const [ks1, ks2] = s.kss as [typeof s.kss[0] & object, typeof s.kss[0] & object]
+  ks1.silent = true
+  s.clock.advance(10)
+  s.clock.advance(2000 * 3 - 200)
+  const mm1 = (): number => ks1.received.filter((r) => r.exchange === ExchangeType.IDENTITY_PROTECTION).length
+  t.equal(mm1(), 3, 'MM1 and two retransmissions within 5.8 s (2 s apart)')
+  t.equal(ks2.registrations.length, 0, 'still trying the first KS')
+  s.clock.advance(2000 + 500)
+  t.equal(mm1(), 4, 'MM1 sent once and retransmitted 3 times')
+  t.equal(ks2.registrations.length, 1, 'registered with the second KS after 4 × 2 s instead of 6 × 7 s')
+
+  // reload applies a new policy to the next registration
+  const r = await s.gm.reload({ ...s.gm.config, retransmit: { intervalSec: 1, count: 1 } })
+  t.same(r.restartNeeded, [], 'retransmit needs no restart')
+  ks2.silent = true
+  const allMm1 = (): number => s.kss.reduce((n, k) => n + k.received.filter((x) => x.exchange === ExchangeType.IDENTITY_PROTECTION).length, 0)
+  const before = allMm1()
+  s.gm.reregister('test')
+  s.clock.advance(1500)
+  t.equal(allMm1() - before, 2, 'after reload: MM1 + 1 retransmission 1 s apart')
+  s.clock.advance(1000)
+  t.equal(allMm1() - before, 3, '… then the next key server, 2 s after the first MM1')
+})
+
 t.test('key server failover: the first KS is silent, the second one is used', async (t) => {
   const s = await setup({ keyServers: 2, settleMs: 0 })
   t.teardown(() => s.close())

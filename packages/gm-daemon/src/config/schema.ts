@@ -81,6 +81,10 @@ export function gmConfigSchema(ctx: ConfigContext): z.ZodType<GmConfig> {
       beforeExpirySec: z.int().min(0).max(3600).default(GM_DEFAULTS.reregisterBeforeExpirySec),
       jitterSec: z.int().min(0).max(600).default(GM_DEFAULTS.reregisterJitterSec),
     }).prefault({}),
+    retransmit: strict({
+      intervalSec: z.int().min(1).max(60).default(GM_DEFAULTS.retransmitIntervalSec),
+      count: z.int().min(0).max(10).default(GM_DEFAULTS.retransmitCount),
+    }).prefault({}),
     rekeyAck: z.enum(['rfc8263', 'none']).default('rfc8263'),
     limits: strict({
       maxDatagramBytes: z.int().min(MIN_MAX_DATAGRAM_BYTES).max(MAX_MAX_DATAGRAM_BYTES).default(DEFAULT_MAX_DATAGRAM_BYTES),
@@ -104,6 +108,7 @@ export function gmConfigSchema(ctx: ConfigContext): z.ZodType<GmConfig> {
       keylog: v.keylog ?? null,
       log: v.log,
       reregister: v.reregister,
+      retransmit: v.retransmit,
       rekeyAck: v.rekeyAck,
       limits: v.limits,
       ...(v.metrics.listen !== null ? { metrics: v.metrics } : {}),

@@ -35,6 +35,10 @@ export interface GmConfig {
   /** Re-register this long before the KEK/TEK expires when no rekey came, minus a random
    *  0..jitterSec so that a whole group does not hit the KS at once. */
   readonly reregister: { readonly beforeExpirySec: number; readonly jitterSec: number }
+  /** Main Mode and GROUPKEY-PULL requests unanswered for `intervalSec` are sent again, at most `count`
+   *  times (default 7 s × 5, Cisco's reference, spec §1.3). A shorter interval registers faster through
+   *  loss or a key server busy with a flood; it also multiplies the load of a group restarting at once. */
+  readonly retransmit: { readonly intervalSec: number; readonly count: number }
   /** Answer KEK_ACK_REQUESTED with RFC 8263 ACKs ('rfc8263', default), or never ('none'). */
   readonly rekeyAck: 'rfc8263' | 'none'
   /** Control-plane datagrams larger than `maxDatagramBytes` are dropped before decoding (default
@@ -53,4 +57,6 @@ export const GM_DEFAULTS = {
   controlSocket: '/run/gdoi/gm.sock',
   reregisterBeforeExpirySec: 60,
   reregisterJitterSec: 10,
+  retransmitIntervalSec: 7,
+  retransmitCount: 5,
 } as const

@@ -42,6 +42,7 @@ const CASES: Array<[string, string, ConfigIssue[]]> = [
   ['tun name too long', `${BASE}tun: { name: a-very-long-interface-name }\n`, [{ path: 'tun.name', message: 'an interface name of 1..15 letters, digits, ".", "_" or "-"', line: 6 }]],
   ['mtu', `${BASE}tun: { mtuBytes: 100 }\n`, [{ path: 'tun.mtuBytes', message: 'must be ≥ 576', line: 6 }]],
   ['jitter', `${BASE}reregister: { jitterSec: -1 }\n`, [{ path: 'reregister.jitterSec', message: 'must be ≥ 0', line: 6 }]],
+  ['retransmit interval', `${BASE}retransmit: { intervalSec: 0 }\n`, [{ path: 'retransmit.intervalSec', message: 'must be ≥ 1', line: 6 }]],
   ['rekeyAck', `${BASE}rekeyAck: cisco\n`, [{ path: 'rekeyAck', message: 'must be one of "rfc8263", "none"', line: 6 }]],
   ['KS-only field', `${BASE}groups: []\n`, [{ path: 'groups', message: 'unknown field (did you mean "group"?)', line: 6 }]],
   ['own address as key server', BASE.replace('[10.0.0.1]', '[10.0.0.1]\nlocal: { address: 10.0.0.1 }'), [{ path: 'keyServers[0]', message: "is this group member's own local address", line: 2 }]],

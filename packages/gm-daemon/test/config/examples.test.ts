@@ -23,6 +23,7 @@ t.test('examples/gm1.yaml … gm3.yaml load, one GM per loopback address', async
       keylog: null,
       log: { level: 'info', format: 'auto' },
       reregister: { beforeExpirySec: 60, jitterSec: 10 },
+      retransmit: { intervalSec: 7, count: 5 },
       rekeyAck: 'rfc8263',
       limits: { maxDatagramBytes: 16384 },
     })

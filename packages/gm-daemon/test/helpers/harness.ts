@@ -40,6 +40,7 @@ export function gmConfig(over: Partial<GmConfig> & { keyServerAddresses?: readon
     keylog: null,
     log: { level: 'debug', format: 'json' },
     reregister: { beforeExpirySec: 60, jitterSec: 10 },
+    retransmit: { intervalSec: 7, count: 5 },
     rekeyAck: 'rfc8263',
     limits: { maxDatagramBytes: 16384 },
     ...rest,

@@ -4,38 +4,23 @@
 // a blackout of Middle-Man across a rekey longer than the push retransmission window (every GM
 // re-registers before its TEK expires, traffic flows again), SIGKILL and restart of a GM (it registers,
 // traffic through it resumes). The script reads the daemons' status, logs and the pings; every check must
-// pass. About 3 minutes, up to 6 on a loaded machine (the GMs register through the 30 % loss with Cisco's
-// 7 s retransmission timer: 30-120 s), hence a file timeout above tap's 300 s. A lab id of its own
+// pass. About 3 minutes, more on a loaded machine (the GMs register through the 30 % loss with a 3 s
+// retransmission timer, lab/config/faults), hence a file timeout above tap's 300 s. A lab id of its own
 // (namespaces gdoi-f<pid>-*), so it runs beside other labs.
 // Skipped with the reason without root, `ip netns`, /dev/net/tun, the tools the script uses, or a build.
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
+import { labEnv, labSkipReason, REPO } from '../helpers/netns-lab.js'
 
-const REPO = resolve(import.meta.dirname, '../../../..')
 const SCRIPT = join(REPO, 'lab/faults.sh')
 const LAB_ID = `f${process.pid}`.slice(0, 12)
-// The lab's daemons and every `gdoi-gm status` it runs are plain node processes of the build: tap's
-// loader and coverage hooks (NODE_OPTIONS, NODE_V8_COVERAGE) would make each one start several times slower.
-const env: NodeJS.ProcessEnv = { GDOI_LAB_ID: LAB_ID, GDOI_LAB_RUN: `/run/gdoi-${LAB_ID}` }
-for (const [k, v] of Object.entries(process.env)) if (!/^(NODE_OPTIONS|NODE_V8_COVERAGE|TAP|_TAP|FAULTS_|GDOI_LAB_)/.test(k) && !(k in env)) env[k] = v
+const env = labEnv(LAB_ID, /^FAULTS_/)
 
 t.setTimeout(540_000) // the runner's per-file limit (.taprc: 300 s), for this file only
 
-const has = (cmd: string, ...args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0
-
-function skipReason(): string | undefined {
-  if (process.platform !== 'linux') return 'Linux network namespaces only'
-  if (process.getuid?.() !== 0) return 'needs root (network namespaces, TUN devices, UDP 848)'
-  if (!has('ip', 'netns', 'list')) return '`ip netns` not available (iproute2)'
-  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun'
-  for (const tool of ['tcpdump', 'ping', 'jq']) if (!has('sh', '-c', `command -v ${tool}`)) return `${tool} not installed (scripts/setup-debian.sh)`
-  for (const f of ['packages/ks-daemon/dist/cli.js', 'packages/gm-daemon/dist/cli.js', 'packages/gm-daemon/dist/dataplane/tun.js', 'packages/gm-daemon/build/Release/gdoi_native.node']) {
-    if (!existsSync(join(REPO, f))) return `${f} missing: pnpm build (and the gm-daemon addon) first`
-  }
-  return undefined
-}
+const skipReason = (): string | undefined => labSkipReason(['tcpdump', 'ping', 'jq'])
 
 t.test('lab/faults.sh: KS and GM SIGKILL, control-plane loss, blackout across a rekey', { skip: skipReason() ?? false, timeout: 530_000 }, async (t) => {
   t.teardown(() => {

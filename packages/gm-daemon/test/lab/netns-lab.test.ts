@@ -7,29 +7,14 @@
 import t from 'tap'
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
+import { labEnv, labSkipReason, REPO } from '../helpers/netns-lab.js'
 
-const REPO = resolve(import.meta.dirname, '../../../..')
 const SCRIPT = join(REPO, 'lab/netns.sh')
 const LAB_ID = `t${process.pid}`.slice(0, 12)
-// The lab's daemons and every `gdoi-gm status` it runs are plain node processes of the build: tap's
-// loader and coverage hooks (NODE_OPTIONS, NODE_V8_COVERAGE) would make each one start several times slower.
-const env: NodeJS.ProcessEnv = { GDOI_LAB_ID: LAB_ID, GDOI_LAB_RUN: `/run/gdoi-${LAB_ID}` }
-for (const [k, v] of Object.entries(process.env)) if (!/^(NODE_OPTIONS|NODE_V8_COVERAGE|TAP|_TAP)/.test(k) && !(k in env)) env[k] = v
+const env = labEnv(LAB_ID)
 
-const has = (cmd: string, ...args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0
-
-function skipReason(): string | undefined {
-  if (process.platform !== 'linux') return 'Linux network namespaces only'
-  if (process.getuid?.() !== 0) return 'needs root (network namespaces, TUN devices, UDP 848)'
-  if (!has('ip', 'netns', 'list')) return '`ip netns` not available (iproute2)'
-  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun'
-  for (const tool of ['tshark', 'tcpdump', 'ping', 'jq']) if (!has('sh', '-c', `command -v ${tool}`)) return `${tool} not installed (scripts/setup-debian.sh)`
-  for (const f of ['packages/ks-daemon/dist/cli.js', 'packages/gm-daemon/dist/cli.js', 'packages/gm-daemon/build/Release/gdoi_native.node']) {
-    if (!existsSync(join(REPO, f))) return `${f} missing: pnpm build (and the gm-daemon addon) first`
-  }
-  return undefined
-}
+const skipReason = (): string | undefined => labSkipReason(['tshark', 'tcpdump', 'ping', 'jq'])
 
 function lab(cmd: 'up' | 'test' | 'down', timeoutMs: number): SpawnSyncReturns<string> {
   return spawnSync('bash', [SCRIPT, cmd], { cwd: REPO, env, encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 32 << 20 })
