@@ -11,7 +11,7 @@
 //   (`stateSavedAtMs`); load() replays a journal only onto that state, so a crash between the state's
 //   rename and the journal's never replays stale records. A torn last line (a crash during an append
 //   that was never acknowledged) is ignored; a damaged line before it is ERR_STATE_CORRUPT.
-import { promises as fsp, constants as fsc } from 'node:fs'
+import { promises as fsp, constants as fsc, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ensurePrivateDir, readJsonFile, removeStaleTemps, StateFileError, writeFileAtomic, writeJsonAtomic } from '@gdoi/daemon-kit'
 import { applyMemberChanges, decodeMemberChange, decodeState, encodeMemberChange, encodeState } from './state-codec.js'
@@ -37,13 +37,25 @@ export interface FileStore extends KsStore {
   readonly warnings: readonly string[]
 }
 
+/** A zombie (exited, not yet reaped by its parent) answers kill(pid, 0) but holds nothing: seen after a
+ *  SIGKILL when the supervisor restarts the key server before it reaps the old one (RELIABILITY.md
+ *  "Faults"). Linux only; elsewhere every answering process counts as alive. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z' // "pid (comm) S …"
+  } catch {
+    return false
+  }
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
+  return !isZombie(pid)
 }
 
 async function acquireLock(path: string): Promise<void> {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { asKey, createLogger, createLogSink, isKeyMaterial } from '@gdoi/daemon-kit'
 import { openFileStore, STATE_FILE_NAME, LOCK_FILE_NAME } from '../../src/store/file-store.js'
 import { createMemoryStore } from '../../src/store/memory-store.js'
@@ -150,6 +150,19 @@ t.test('one key server per state directory; a dead owner’s lock is taken over'
   const b = await openFileStore({ dir })
   t.equal(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8').trim(), String(process.pid))
   await b.close()
+  // A zombie (exited, its parent has not reaped it yet: here a shell that exec'd into sleep): it still
+  // answers kill(pid, 0), but holds nothing.
+  if (process.platform === 'linux') {
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    t.teardown(() => { parent.kill('SIGKILL') })
+    const zombie = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))))
+    for (let i = 0; i < 100 && !readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z '); i++) await new Promise((r) => setTimeout(r, 20))
+    t.match(readFileSync(`/proc/${zombie}/stat`, 'utf8'), /\) Z /, `process ${zombie} is a zombie`)
+    writeFileSync(join(dir, LOCK_FILE_NAME), `${zombie}\n`)
+    const c = await openFileStore({ dir })
+    t.equal(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8').trim(), String(process.pid), 'a zombie’s lock is taken over')
+    await c.close()
+  }
   mkdirSync(join(dir, 'file-not-dir-parent'))
   writeFileSync(join(dir, 'file-not-dir-parent', 'f'), '')
   await t.rejects(openFileStore({ dir: join(dir, 'file-not-dir-parent', 'f') }), { code: 'ERR_STATE_IO' })
