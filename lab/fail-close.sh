@@ -140,12 +140,7 @@ cleanup() {
   pings_stop
   [ -n "${LAB_TMP:-}" ] && rm -rf "$LAB_TMP"
   [ -n "$CFG_TMP" ] && rm -rf "$CFG_TMP"
-  if [ "${LAB_FAILED:-0}" -gt 0 ] && [ -d "$RUN" ]; then
-    local keep
-    keep=$(mktemp -d "${TMPDIR:-/tmp}/gdoi-fail-close-$LAB_ID.XXXXXX")
-    cp "$RUN"/*.log "$keep"/ 2>/dev/null || true
-    say "logs of the failed run: $keep"
-  fi
+  lab_keep_failed_logs fail-close "$RUN"/*.log
   if [ "$KEEP" = 1 ]; then say "FAIL_CLOSE_KEEP=1: the lab '$LAB_ID' stays up (lab/fail-close.sh down)"; else cmd_down; fi
 }
 
@@ -180,11 +175,7 @@ cmd_fail_close() {
     echo "| $s | $dead | $clear |"
   done
   echo
-  echo "== $LAB_PASSED passed, $LAB_FAILED failed ($((SECONDS - t0)) s; load $(cut -d' ' -f1-3 /proc/loadavg))"
-  if [ "$LAB_FAILED" -gt 0 ]; then
-    printf '   failed: %s\n' "${LAB_FAILURES[@]}"
-    return 1
-  fi
+  lab_summary "$((SECONDS - t0)) s; load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 case "${1:-run}" in

@@ -146,12 +146,7 @@ cleanup() {
   for pid in "${PING_PIDS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
   if ns_exists "$NS_MM"; then blackout_off; impair_off; fi
   [ -n "${LAB_TMP:-}" ] && rm -rf "$LAB_TMP"
-  if [ "${LAB_FAILED:-0}" -gt 0 ] && [ -d "$RUN" ]; then
-    local keep
-    keep=$(mktemp -d "${TMPDIR:-/tmp}/gdoi-faults-$LAB_ID.XXXXXX")
-    cp "$RUN"/*.log "$RUN"/impair.json "$keep"/ 2>/dev/null || true
-    say "logs of the failed run: $keep"
-  fi
+  lab_keep_failed_logs faults "$RUN"/*.log "$RUN"/impair.json
   if [ "$KEEP" = 1 ]; then say "FAULTS_KEEP=1: the lab '$LAB_ID' stays up (lab/faults.sh down)"; else cmd_down; fi
 }
 
@@ -476,11 +471,7 @@ cmd_faults() {
   done
   print_table
   echo
-  echo "== $LAB_PASSED passed, $LAB_FAILED failed ($((SECONDS - t0)) s; load $(cut -d' ' -f1-3 /proc/loadavg))"
-  if [ "$LAB_FAILED" -gt 0 ]; then
-    printf '   failed: %s\n' "${LAB_FAILURES[@]}"
-    return 1
-  fi
+  lab_summary "$((SECONDS - t0)) s; load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 case "${1:-run}" in

@@ -406,7 +406,11 @@ lab_run_checks() {
   done
   [ -n "$LAB_TMP" ] && rm -rf "$LAB_TMP"
   LAB_TMP=
-  echo "== $LAB_PASSED passed, $LAB_FAILED failed ($(($(date +%s) - t0)) s)"
+  lab_summary "$(($(date +%s) - t0)) s"
+}
+
+lab_summary() { # lab_summary TEXT: "== N passed, M failed (TEXT)" and the failures; status 1 if any failed
+  echo "== $LAB_PASSED passed, $LAB_FAILED failed ($1)"
   if [ "$LAB_FAILED" -gt 0 ]; then
     printf '   failed: %s\n' "${LAB_FAILURES[@]}"
     return 1

@@ -71,3 +71,13 @@ stop_pidfile() {
   say "$(basename "$f" .pid) (pid $pid) did not stop on SIG$sig: SIGKILL"
   kill -KILL "$pid" 2>/dev/null || true
 }
+
+lab_keep_failed_logs() { # lab_keep_failed_logs NAME FILE...: after a failed check (LAB_FAILED,
+  # lab/lib/checks.sh; nothing when the checks never ran), copy FILEs out of the run directory
+  [ "${LAB_FAILED:-0}" -gt 0 ] && [ -d "$RUN" ] || return 0
+  local keep
+  keep=$(mktemp -d "${TMPDIR:-/tmp}/gdoi-$1-$LAB_ID.XXXXXX")
+  shift
+  cp "$@" "$keep"/ 2>/dev/null || true
+  say "logs of the failed run: $keep"
+}

@@ -7,8 +7,8 @@ import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError, type ConfigIssue } from '@gdoi/daemon-kit'
-import { parseGmConfig } from '../src/config/load.js'
+import type { ConfigIssue } from '@gdoi/daemon-kit'
+import { configIssues, minimalGmYaml, parseMinimalGm } from './config/helpers.js'
 import { createMemoryTun } from '../src/dataplane/memory-tun.js'
 import { buildIcmpEcho, buildIpv4 } from '../src/dataplane/ipv4.js'
 import { FAIL_CLOSE_METRIC } from '../src/routing.js'
@@ -17,23 +17,8 @@ import { dataPlaneOver, withKernelRouting } from '../src/tun-data-plane.js'
 import { fakeIp } from './helpers/fake-ip.js'
 import { setup } from './helpers/harness.js'
 
-const yaml = (extra: string): string => `group: { name: G, identity: { number: 1 } }
-keyServers: [10.0.0.2]
-local: { address: 10.0.1.2 }
-ike:
-  policies: [{ encryption: aes-256, group: 5 }]
-  preSharedKeys: [{ peer: 10.0.0.2, key: s3cret-psk }]
-${extra}`
-const parse = (extra: string) => parseGmConfig(yaml(extra), { format: 'yaml', env: {}, baseDir: '/' }).config
-const issues = (extra: string): readonly ConfigIssue[] => {
-  try {
-    parse(extra)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues
-    throw err
-  }
-  return []
-}
+const parse = parseMinimalGm
+const issues = (extra: string): readonly ConfigIssue[] => configIssues(minimalGmYaml(extra))
 
 t.test('dataPlane.failClose in the GM configuration: default fail-open, validation with path and reason', async (t) => {
   t.equal(parse('').dataPlane, undefined, 'absent: fail-open (Cisco\'s default)')

@@ -4,9 +4,9 @@
 // rekey is accepted. The configuration key is validated with its path and reason.
 import t from 'tap'
 import { createSocket } from 'node:dgram'
-import { ConfigError, createLogger, createLogSink, createRealClock, createUdpTransport, LogEvent, type ConfigIssue } from '@gdoi/daemon-kit'
+import { createLogger, createLogSink, createRealClock, createUdpTransport, LogEvent, type ConfigIssue } from '@gdoi/daemon-kit'
 import { startGroupMember } from '../src/main.js'
-import { parseGmConfig } from '../src/config/load.js'
+import { configIssues, minimalGmYaml, parseMinimalGm } from './config/helpers.js'
 import { gmConfig } from './helpers/harness.js'
 import { TestKeyServer } from './helpers/test-ks.js'
 
@@ -70,23 +70,8 @@ t.test('GM over real UDP: datagrams over the cap are dropped before decoding, co
 })
 
 t.test('limits.maxDatagramBytes in the GM configuration: default and validation with path and reason', async (t) => {
-  const yaml = (extra: string): string => `group: { name: G, identity: { number: 1 } }
-keyServers: [10.0.0.2]
-local: { address: 10.0.1.2 }
-ike:
-  policies: [{ encryption: aes-256, group: 5 }]
-  preSharedKeys: [{ peer: 10.0.0.2, key: s3cret-psk }]
-${extra}`
-  t.equal(parseGmConfig(yaml(''), { format: 'yaml', env: {}, baseDir: '/' }).config.limits.maxDatagramBytes, 16_384, 'default 16 KiB')
-  const issues = (extra: string): readonly ConfigIssue[] => {
-    try {
-      parseGmConfig(yaml(extra), { format: 'yaml', env: {}, baseDir: '/' })
-    } catch (err) {
-      if (err instanceof ConfigError) return err.issues
-      throw err
-    }
-    return []
-  }
+  t.equal(parseMinimalGm('').limits.maxDatagramBytes, 16_384, 'default 16 KiB')
+  const issues = (extra: string): readonly ConfigIssue[] => configIssues(minimalGmYaml(extra))
   t.same(issues('limits: { maxDatagramBytes: 8192 }'), [])
   t.match(issues('limits: { maxDatagramBytes: 100 }'), [{ path: 'limits.maxDatagramBytes', message: 'must be ≥ 2048' }])
   t.match(issues('limits: { maxDatagramBytes: 99999 }'), [{ path: 'limits.maxDatagramBytes', message: 'must be ≤ 65535' }])

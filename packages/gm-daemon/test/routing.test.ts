@@ -27,6 +27,18 @@ import { fakeIp } from './helpers/fake-ip.js'
 const log = pino({ level: 'silent' })
 const SITE_ACL: AclEntry[] = [{ action: 'permit', src: '10.1.0.0/16', dst: '10.1.0.0/16', policyId: 'ip 10.1.0.0/16 10.1.0.0/16', mirrored: true }]
 
+/** The rules a member with TUN gdoi0 and transit interface wan installs at the default preference 8480
+ *  (`priority text`, sorted). */
+const RULES_GDOI0_WAN = [
+  '8480 ipproto udp dport 848 goto 8489',
+  '8481 ipproto udp sport 848 goto 8489',
+  '8482 iif gdoi0 goto 8489',
+  '8483 iif wan ipproto esp lookup 8481',
+  '8484 iif wan goto 8489',
+  '8485 lookup 8480',
+  '8489 nop',
+]
+
 t.test('prefixes: parse, normalise, format', async (t) => {
   t.same(parsePrefix('10.1.2.3/16'), { addr: 0x0a010000, len: 16 }, 'host bits cleared')
   t.same(parsePrefix('10.1.2.3'), { addr: 0x0a010203, len: 32 })
@@ -134,15 +146,7 @@ t.test('KernelRouting: install, follow the ACL, remove everything on close', asy
   const mtu = { v: 1342 }
   const r = await startRouting({ tun: 'gdoi0', interface: 'wan', keyServers: [{ address: '10.0.0.2', port: 848 }], localPort: 848, log, ip: f.ip, refreshMs: 0, procSys: sys.root, innerMtuBytes: () => mtu.v }, [])
   t.equal(r.wan, 'wan')
-  t.same(f.rules.filter((x) => x.priority >= 8480 && x.priority <= 8489).map((x) => `${x.priority} ${x.text}`).sort(), [
-    '8480 ipproto udp dport 848 goto 8489',
-    '8481 ipproto udp sport 848 goto 8489',
-    '8482 iif gdoi0 goto 8489',
-    '8483 iif wan ipproto esp lookup 8481',
-    '8484 iif wan goto 8489',
-    '8485 lookup 8480',
-    '8489 nop',
-  ], 'the stale rule was replaced, not doubled')
+  t.same(f.rules.filter((x) => x.priority >= 8480 && x.priority <= 8489).map((x) => `${x.priority} ${x.text}`).sort(), RULES_GDOI0_WAN, 'the stale rule was replaced, not doubled')
   t.ok(f.calls.indexOf('link set dev gdoi0 up') > f.calls.findIndex((c) => c.startsWith('-j -4 rule show')), 'cleanup before setup')
   t.equal(sys.read('net/ipv4/conf/gdoi0/rp_filter'), '2', 'loose rp_filter on the TUN')
   t.equal(sys.read('net/ipv6/conf/gdoi0/disable_ipv6'), '1', 'no IPv6 into the TUN')
@@ -274,15 +278,7 @@ t.test('KernelRouting fail-close: a crashed run with another layout has its stal
   t.teardown(sys.done)
   f.rules.push({ priority: 8480, text: 'ipproto udp dport 9848 goto 8489' }, { priority: 8485, text: 'lookup 8480' }, { priority: 8487, text: 'lookup 1234' })
   const r = await startRouting({ ...FC_OPTS, ip: f.ip, procSys: sys.root, failClose: true }, SITE_ACL)
-  t.same(f.rules.filter((x) => x.priority >= 8480 && x.priority <= 8489).map((x) => `${x.priority} ${x.text}`).sort(), [
-    '8480 ipproto udp dport 848 goto 8489',
-    '8481 ipproto udp sport 848 goto 8489',
-    '8482 iif gdoi0 goto 8489',
-    '8483 iif wan ipproto esp lookup 8481',
-    '8484 iif wan goto 8489',
-    '8485 lookup 8480',
-    '8489 nop',
-  ])
+  t.same(f.rules.filter((x) => x.priority >= 8480 && x.priority <= 8489).map((x) => `${x.priority} ${x.text}`).sort(), RULES_GDOI0_WAN)
   t.same(r.acl(), SITE_ACL, 'an ACL at start: no stand-in')
   await r.close()
 })

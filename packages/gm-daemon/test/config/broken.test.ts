@@ -1,6 +1,7 @@
 import t from 'tap'
-import { parseGmConfig, ConfigError } from '../../src/config/load.js'
+import { parseGmConfig } from '../../src/config/load.js'
 import type { ConfigIssue } from '@gdoi/daemon-kit'
+import { configIssues } from './helpers.js'
 
 const BASE = `group: { name: G, identity: { number: 1 } }
 keyServers: [10.0.0.1]
@@ -8,15 +9,7 @@ ike:
   policies: [{ encryption: aes-256, group: 5 }]
   preSharedKeys: [{ peer: 10.0.0.0/24, key: gm-psk }]
 `
-function issues(text: string): readonly ConfigIssue[] {
-  try {
-    parseGmConfig(text, { format: 'yaml', env: {}, baseDir: '/' })
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues
-    throw err
-  }
-  return []
-}
+const issues = configIssues
 
 t.test('the base config is valid and defaulted', (t) => {
   const c = parseGmConfig(BASE, { format: 'yaml', env: {}, baseDir: '/' }).config

@@ -4,7 +4,7 @@ import t from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { createDataPlane } from '../../src/dataplane/dataplane.js'
+import { createDataPlane, type DataPlane, type DataPlaneOptions } from '../../src/dataplane/dataplane.js'
 import { buildIcmpEcho, buildIpv4, ipChecksum, IpProto, parseIpv4Header } from '../../src/dataplane/ipv4.js'
 import { createPolicy } from '../../src/dataplane/policy.js'
 import { SaTable } from '../../src/dataplane/sa-table.js'
@@ -37,6 +37,28 @@ function netns(t: { teardown: (fn: () => void) => void }): { name: string; ip: (
 }
 
 /** Reads until an IPv4 packet satisfying `want` arrives (other traffic is skipped). */
+/** The namespace forwards between these devices (up, no ICMP redirects: the members' TUNs share it). */
+function forwarding(ns: ReturnType<typeof netns>, devices: readonly string[]): void {
+  for (const d of devices) ns.ip('link', 'set', d, 'up')
+  ns.sysctl('net.ipv4.ip_forward=1')
+  for (const d of ['all', ...devices]) ns.sysctl(`net.ipv4.conf.${d}.send_redirects=0`)
+}
+
+/** Two members over two TUNs holding the same AES-256-CBC SA (one group SA): gm1 encrypts, gm2 decrypts. */
+function twoMembers(t: { teardown: (fn: () => Promise<void>) => void }, tun1: KernelTunDevice, tun2: KernelTunDevice, spi: number, gm1Options: Pick<DataPlaneOptions, 'pathMtuBytes'> = {}): { gm1: DataPlane; gm2: DataPlane } {
+  const params = aesCbc(256, 2, spi)
+  const acl = createPolicy([{ action: 'permit', src: '10.0.0.0/8', dst: '10.0.0.0/8' }])
+  const clock = new ManualClock()
+  const sas1 = new SaTable({ clock })
+  const sas2 = new SaTable({ clock })
+  sas1.install({ params, lifetimeSec: 3600 })
+  sas2.install({ params, lifetimeSec: 3600 })
+  const gm1 = createDataPlane({ tun: tun1, sas: sas1, policy: acl, clock, ...gm1Options })
+  const gm2 = createDataPlane({ tun: tun2, sas: sas2, policy: acl, clock })
+  t.teardown(async () => { await gm1.close(); await gm2.close(); sas1.close(); sas2.close() })
+  return { gm1, gm2 }
+}
+
 async function readUntil(tun: KernelTunDevice, want: (p: Uint8Array) => boolean, timeoutMs = 3000): Promise<Uint8Array> {
   const buf = new Uint8Array(2048)
   const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`nothing matching on ${tun.name} in ${timeoutMs} ms`)), timeoutMs).unref())
@@ -127,9 +149,7 @@ t.test('two data planes over real TUNs, the kernel routing between them (one nam
   const tun1 = openTun({ name: 'gm1', netns: ns.name })
   const tun2 = openTun({ name: 'gm2', netns: ns.name, readsBeforeYield: 0 }) // always through the poll handle
   t.teardown(async () => { await lan.close() })
-  for (const d of ['lan0', 'gm1', 'gm2']) ns.ip('link', 'set', d, 'up')
-  ns.sysctl('net.ipv4.ip_forward=1')
-  for (const d of ['all', 'lan0', 'gm1', 'gm2']) ns.sysctl(`net.ipv4.conf.${d}.send_redirects=0`)
+  forwarding(ns, ['lan0', 'gm1', 'gm2'])
   ns.ip('addr', 'add', '192.168.77.1/32', 'dev', 'lan0')
   ns.ip('route', 'add', '10.1.0.0/16', 'dev', 'lan0')
   ns.ip('route', 'add', '10.2.0.0/16', 'dev', 'gm1')
@@ -138,16 +158,7 @@ t.test('two data planes over real TUNs, the kernel routing between them (one nam
   ns.ip('rule', 'add', 'iif', 'gm1', 'ipproto', '50', 'lookup', '101')
   ns.ip('rule', 'add', 'iif', 'gm2', 'lookup', '102')
 
-  const params = aesCbc(256, 2, 0x0badcafe)
-  const acl = createPolicy([{ action: 'permit', src: '10.0.0.0/8', dst: '10.0.0.0/8' }])
-  const clock = new ManualClock()
-  const sas1 = new SaTable({ clock })
-  const sas2 = new SaTable({ clock })
-  sas1.install({ params, lifetimeSec: 3600 })
-  sas2.install({ params, lifetimeSec: 3600 })
-  const gm1 = createDataPlane({ tun: tun1, sas: sas1, policy: acl, clock })
-  const gm2 = createDataPlane({ tun: tun2, sas: sas2, policy: acl, clock })
-  t.teardown(async () => { await gm1.close(); await gm2.close(); sas1.close(); sas2.close() })
+  const { gm1, gm2 } = twoMembers(t, tun1, tun2, 0x0badcafe)
 
   const sent: string[] = []
   for (let i = 0; i < 20; i++) {
@@ -178,9 +189,7 @@ t.test('fragments made before encryption are reassembled by the destination kern
   const tun1 = openTun({ name: 'gm1', netns: ns.name })
   const tun2 = openTun({ name: 'gm2', netns: ns.name, mtuBytes: 900 }) // the path: larger ESP would arrive in fragments
   t.teardown(async () => { await lan.close() })
-  for (const d of ['lan0', 'gm1', 'gm2']) ns.ip('link', 'set', d, 'up')
-  ns.sysctl('net.ipv4.ip_forward=1')
-  for (const d of ['all', 'lan0', 'gm1', 'gm2']) ns.sysctl(`net.ipv4.conf.${d}.send_redirects=0`)
+  forwarding(ns, ['lan0', 'gm1', 'gm2'])
   ns.ip('addr', 'add', '10.2.0.9/32', 'dev', 'lo')
   ns.ip('route', 'add', '10.1.0.0/16', 'dev', 'lan0')
   ns.ip('route', 'add', '10.2.0.0/16', 'dev', 'gm1', 'table', '100')
@@ -190,16 +199,7 @@ t.test('fragments made before encryption are reassembled by the destination kern
   ns.ip('rule', 'add', 'pref', '1000', 'lookup', 'local')
   ns.ip('rule', 'del', 'pref', '0', 'lookup', 'local')
 
-  const params = aesCbc(256, 2, 0x0f4a6000)
-  const acl = createPolicy([{ action: 'permit', src: '10.0.0.0/8', dst: '10.0.0.0/8' }])
-  const clock = new ManualClock()
-  const sas1 = new SaTable({ clock })
-  const sas2 = new SaTable({ clock })
-  sas1.install({ params, lifetimeSec: 3600 })
-  sas2.install({ params, lifetimeSec: 3600 })
-  const gm1 = createDataPlane({ tun: tun1, sas: sas1, policy: acl, clock, pathMtuBytes: 900 })
-  const gm2 = createDataPlane({ tun: tun2, sas: sas2, policy: acl, clock })
-  t.teardown(async () => { await gm1.close(); await gm2.close(); sas1.close(); sas2.close() })
+  const { gm1, gm2 } = twoMembers(t, tun1, tun2, 0x0f4a6000, { pathMtuBytes: 900 })
 
   const req = ping('10.1.0.5', '10.2.0.9', 1400, { dontFragment: false, seq: 77 })
   const replyRead = readUntil(lan, (p) => p[9] === IpProto.ICMP && p[12] === 10 && p[13] === 2)
