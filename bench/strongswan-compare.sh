@@ -4,6 +4,8 @@
 #
 #   gdoi       the netns lab (lab/netns.sh, GDOI_LAB_TRANSFORM = the cipher): site1 10.1.1.2 -> GM-1 ->
 #              Middle-Man -> GM-2 -> site2 10.1.2.2; ESP in the GMs' user-space data plane
+#   gdoi-base  a second lab with the GMs' data plane as before TUN offloads and the ESP socket
+#              (GDOI_LAB_DATAPLANE=baseline): the before/after of that work, in the same run
 #   strongSwan namespaces of its own with the lab's address plan: site1 10.1.1.2 -> gw1 (wan 10.0.1.2) ->
 #              Middle-Man (10.0.1.1 / 10.0.2.1, no route to the sites) -> gw2 (wan 10.0.2.2) -> site2
 #              10.1.2.2; one charon per gateway, IKEv2 PSK, a tunnel-mode CHILD_SA 10.1.1.0/24 <->
@@ -41,6 +43,8 @@ ID=ss$$
 export GDOI_LAB_ID=$ID
 export GDOI_LAB_RUN=/run/gdoi-$ID
 LAB=gdoi-$ID      # the gdoi lab's namespaces: $LAB-site1, $LAB-gm1, ...
+BASE_ID=${ID}b    # the baseline lab's (GDOI_LAB_DATAPLANE=baseline): gdoi-${ID}b-*
+SYSTEMS=(gdoi gdoi-base strongswan)
 SW=gdoi-$ID-sw    # strongSwan's: $SW-site1, $SW-gw1, $SW-mm, $SW-gw2, $SW-site2
 
 # ---- cleanup: only what this script started ----------------------------------------------------
@@ -52,6 +56,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   PIDS=()
   bash "$REPO/lab/netns.sh" down >/dev/null 2>&1 || true
+  GDOI_LAB_ID=$BASE_ID GDOI_LAB_RUN=/run/gdoi-$BASE_ID bash "$REPO/lab/netns.sh" down >/dev/null 2>&1 || true
   for ns in site1 gw1 mm gw2 site2; do
     if [ -e "/run/netns/$SW-$ns" ]; then ip netns del "$SW-$ns" 2>/dev/null || true; fi
   done
@@ -258,8 +263,8 @@ sw_down() {
 
 # ---- measurement --------------------------------------------------------------------------------
 
-declare -A CLIENT_NS=([gdoi]=$LAB-site1 [strongswan]=$SW-site1)
-declare -A SERVER_NS=([gdoi]=$LAB-site2 [strongswan]=$SW-site2)
+declare -A CLIENT_NS=([gdoi]=$LAB-site1 [gdoi-base]=gdoi-$BASE_ID-site1 [strongswan]=$SW-site1)
+declare -A SERVER_NS=([gdoi]=$LAB-site2 [gdoi-base]=gdoi-$BASE_ID-site2 [strongswan]=$SW-site2)
 
 cpu_ticks() { # cpu_ticks PID...: user + system clock ticks of these processes
   local p t=0 s
@@ -270,12 +275,18 @@ cpu_ticks() { # cpu_ticks PID...: user + system clock ticks of these processes
   echo "$t"
 }
 gateway_pids() { # the encrypting and the decrypting gateway's processes
-  if [ "$1" = gdoi ]; then cat "$GDOI_LAB_RUN/gm1.pid" "$GDOI_LAB_RUN/gm2.pid"; else echo "${CHARON_PID[1]} ${CHARON_PID[2]}"; fi
+  case $1 in
+    gdoi) cat "$GDOI_LAB_RUN/gm1.pid" "$GDOI_LAB_RUN/gm2.pid" ;;
+    gdoi-base) cat "/run/gdoi-$BASE_ID/gm1.pid" "/run/gdoi-$BASE_ID/gm2.pid" ;;
+    *) echo "${CHARON_PID[1]} ${CHARON_PID[2]}" ;;
+  esac
 }
 
 host_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat; } # total idle
 
-rx_packets() { ip -n "$1" -s link show eth0 | awk 'NR == 4 { print $2 }'; } # packets into site2's host
+# octets into site2's host: bytes, not packets, since a gateway may deliver GSO packets (gdoi's GM-2
+# writes runs of same-size datagrams as one, which the receiving kernel splits)
+rx_bytes() { ip -n "$1" -s link show eth0 | awk 'NR == 4 { print $1 }'; }
 
 # run_iperf SYSTEM tcp|udp → "Mbit/s CPU-s-per-GB host-idle-% delivered-Mbit/s"
 # UDP: Mbit/s is what iperf3 received; delivered is what the decrypting gateway handed to site2's link
@@ -288,7 +299,7 @@ run_iperf() {
   # shellcheck disable=SC2086
   t0=$(cpu_ticks $pids)
   h0=$(host_ticks)
-  r0=$(rx_packets "${SERVER_NS[$sys]}")
+  r0=$(rx_bytes "${SERVER_NS[$sys]}")
   if [ "$proto" = tcp ]; then
     j=$(ip netns exec "${CLIENT_NS[$sys]}" iperf3 -c 10.1.2.2 -B 10.1.1.2 -t "$SECS" -J)
     mbit=$(jq -r '.end.sum_received.bits_per_second / 1e6' <<<"$j")
@@ -296,8 +307,9 @@ run_iperf() {
   else
     j=$(ip netns exec "${CLIENT_NS[$sys]}" iperf3 -c 10.1.2.2 -B 10.1.1.2 -u -b 0 -l $UDP_LEN -w "$UDP_BUF" -t "$SECS" -J)
     mbit=$(jq -r --argjson l $UDP_LEN '.end.sum as $s | (($s.packets - $s.lost_packets) * $l * 8 / $s.seconds) / 1e6' <<<"$j")
-    r1=$(rx_packets "${SERVER_NS[$sys]}")
-    dlv=$(jq -r --argjson l $UDP_LEN --argjson n "$((r1 - r0))" '.end.sum.seconds as $t | $n * $l * 8 / $t / 1e6' <<<"$j")
+    r1=$(rx_bytes "${SERVER_NS[$sys]}")
+    # UDP payload of what arrived: each datagram is $UDP_LEN octets behind 28 of IPv4 + UDP headers
+    dlv=$(jq -r --argjson l $UDP_LEN --argjson n "$((r1 - r0))" '.end.sum.seconds as $t | $n * $l / ($l + 28) * 8 / $t / 1e6' <<<"$j")
   fi
   # shellcheck disable=SC2086
   t1=$(cpu_ticks $pids)
@@ -348,19 +360,25 @@ for c in $CIPHERS; do
   say "# $c: gdoi lab up (${IOS[$c]}), namespaces $LAB-*"
   GDOI_LAB_TRANSFORM=${IOS[$c]} bash "$REPO/lab/netns.sh" up >/dev/null 2>"$WORK/lab-up-$c.log" ||
     { tail -n 20 "$WORK/lab-up-$c.log" >&2; die "lab/netns.sh up failed"; }
+  say "# $c: gdoi baseline lab up, namespaces gdoi-$BASE_ID-*"
+  GDOI_LAB_ID=$BASE_ID GDOI_LAB_RUN=/run/gdoi-$BASE_ID GDOI_LAB_DATAPLANE=baseline GDOI_LAB_TRANSFORM=${IOS[$c]} \
+    bash "$REPO/lab/netns.sh" up >/dev/null 2>"$WORK/lab-base-up-$c.log" ||
+    { tail -n 20 "$WORK/lab-base-up-$c.log" >&2; die "lab/netns.sh up (baseline) failed"; }
   say "# $c: strongSwan up (esp_proposals = ${SWP[$c]}), namespaces $SW-*"
   sw_up "$c"
   if [ -n "$PERF_DIR" ]; then
-    for p in "$GDOI_LAB_RUN"/gm*.pid; do PERF_MAPS+=("/tmp/perf-$(cat "$p").map"); done
+    for p in "$GDOI_LAB_RUN"/gm*.pid "/run/gdoi-$BASE_ID"/gm*.pid; do PERF_MAPS+=("/tmp/perf-$(cat "$p").map"); done
   fi
-  for sys in gdoi strongswan; do
+  for sys in "${SYSTEMS[@]}"; do
     ip netns exec "${SERVER_NS[$sys]}" iperf3 -s -B 10.1.2.2 >/dev/null 2>&1 &
     PIDS+=($!)
   done
   sleep 1
   for ((i = 1; i <= RUNS; i++)); do
     LOADS+=("$(cut -d' ' -f1 /proc/loadavg)")
-    if ((i % 2)); then order="gdoi strongswan"; else order="strongswan gdoi"; fi
+    # the order rotates by round, so no system is always first
+    r=$(((i - 1) % 3))
+    order="${SYSTEMS[*]:$r} ${SYSTEMS[*]:0:$r}"
     for proto in tcp udp; do
       for sys in $order; do
         read -r v cpu idle dlv < <(run_iperf "$sys" "$proto")
@@ -375,7 +393,7 @@ for c in $CIPHERS; do
     done
   done
   if [ -n "$PERF_DIR" ]; then
-    for sys in gdoi strongswan; do
+    for sys in "${SYSTEMS[@]}"; do
       for proto in tcp udp; do
         say "# $c: profiling $sys $proto"
         profile_one "$c" "$sys" "$proto"
@@ -398,9 +416,9 @@ echo "| cipher | path | TCP Mbit/s | UDP Mbit/s received by iperf3 | UDP Mbit/s 
 echo "|---|---|---|---|---|---|"
 m() { median <"$OUT/$1"; }
 for c in $CIPHERS; do
-  for sys in gdoi strongswan; do
+  for sys in "${SYSTEMS[@]}"; do
     printf '| %s | %s | %.0f (%s) | %.0f (%s) | %.0f (%s) | %.2f / %.2f |\n' "${LABEL[$c]}" \
-      "$([ $sys = gdoi ] && echo "gdoi (two GMs)" || echo "strongSwan ${SW_VERSION%%-*} kernel-libipsec")" \
+      "$(case $sys in gdoi) echo "gdoi (two GMs)" ;; gdoi-base) echo "gdoi baseline (no TUN offloads, no ESP socket)" ;; *) echo "strongSwan ${SW_VERSION%%-*} kernel-libipsec" ;; esac)" \
       "$(m "$c-$sys-tcp")" "$(range <"$OUT/$c-$sys-tcp")" "$(m "$c-$sys-udp")" "$(range <"$OUT/$c-$sys-udp")" \
       "$(m "$c-$sys-udp-dlv")" "$(range <"$OUT/$c-$sys-udp-dlv")" "$(m "$c-$sys-tcp-cpu")" "$(m "$c-$sys-udp-cpu")"
   done
@@ -410,11 +428,17 @@ for c in $CIPHERS; do
     -v l="${LABEL[$c]}" \
     'function r(a, b) { return b > 0 ? sprintf("%.2f×", a / b) : "n/a" }
      BEGIN { printf "| %s | **gdoi / strongSwan** | **%s** | **%s** | **%s** | %s / %s |\n", l, r(gt, st), r(gu, su), r(gd, sd), r(gtc, stc), r(guc, suc) }'
+  awk -v gt="$(m "$c-gdoi-tcp")" -v bt="$(m "$c-gdoi-base-tcp")" -v gu="$(m "$c-gdoi-udp")" -v bu="$(m "$c-gdoi-base-udp")" \
+    -v gd="$(m "$c-gdoi-udp-dlv")" -v bd="$(m "$c-gdoi-base-udp-dlv")" \
+    -v gtc="$(m "$c-gdoi-tcp-cpu")" -v btc="$(m "$c-gdoi-base-tcp-cpu")" -v guc="$(m "$c-gdoi-udp-cpu")" -v buc="$(m "$c-gdoi-base-udp-cpu")" \
+    -v l="${LABEL[$c]}" \
+    'function r(a, b) { return b > 0 ? sprintf("%.2f×", a / b) : "n/a" }
+     BEGIN { printf "| %s | gdoi / gdoi baseline | %s | %s | %s | %s / %s |\n", l, r(gt, bt), r(gu, bu), r(gd, bd), r(gtc, btc), r(guc, buc) }'
 done
 echo
 echo "all runs (Mbit/s; UDP delivered; host idle %):"
 for c in $CIPHERS; do
-  for sys in gdoi strongswan; do
+  for sys in "${SYSTEMS[@]}"; do
     for proto in tcp udp; do
       echo "  $c $sys $proto: $(tr '\n' ' ' <"$OUT/$c-$sys-$proto")$([ $proto = udp ] && echo "; delivered $(tr '\n' ' ' <"$OUT/$c-$sys-udp-dlv")"); idle $(tr '\n' ' ' <"$OUT/$c-$sys-$proto-idle")"
     done

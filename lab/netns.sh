@@ -20,7 +20,8 @@
 #
 # Environment: GDOI_LAB_ID (default "lab"; namespaces are gdoi-<id>-ks, -mm, -gm1..3, -site1..3, so
 # several labs can run side by side), GDOI_LAB_RUN (run directory, default /run/gdoi-<id>: configs,
-# logs, PID files, control sockets, key logs, captures; removed by `down`), GDOI_LAB_TRANSFORM (the
+# logs, PID files, control sockets, key logs, captures; removed by `down`), GDOI_LAB_DATAPLANE=baseline (GMs
+# without TUN offloads and ESP socket), GDOI_LAB_TRANSFORM (the
 # group's TEK transform in the key server's IOS words, default the ks.yaml one "esp-aes 256 esp-sha-hmac";
 # e.g. "esp-gcm 256" for ESP AES-256-GCM-16 with RFC 6054 sender IDs; the GMs take it from the KS).
 set -euo pipefail
@@ -86,6 +87,17 @@ cmd_up() {
     sed -i "s#^\(    transform: \).*#\1$GDOI_LAB_TRANSFORM#" "$RUN/config/ks.yaml"
     grep -qxF "    transform: $GDOI_LAB_TRANSFORM" "$RUN/config/ks.yaml" || die "GDOI_LAB_TRANSFORM: no transform line in $CONFIG_DIR/ks.yaml"
     say "TEK transform: $GDOI_LAB_TRANSFORM"
+  fi
+  if [ "${GDOI_LAB_DATAPLANE:-}" = baseline ]; then
+    # the GMs' data plane as it was before TUN offloads and the ESP socket (bench/strongswan-compare.sh
+    # measures both): every packet read from and written to the TUN one by one
+    for f in gm1 gm2 gm3; do
+      sed -i "s#^\(  mtuBytes: .*\)\$#\1\n  offload: false#" "$RUN/config/$f.yaml"
+      grep -q '^  offload: false' "$RUN/config/$f.yaml" || die "GDOI_LAB_DATAPLANE: no tun mtuBytes line in $CONFIG_DIR/$f.yaml"
+      if grep -q '^dataPlane:' "$RUN/config/$f.yaml"; then sed -i "s#^dataPlane:.*#&\n  espSocket: false#" "$RUN/config/$f.yaml"
+      else printf 'dataPlane:\n  espSocket: false\n' >>"$RUN/config/$f.yaml"; fi
+    done
+    say "GM data plane: baseline (no TUN offloads, ESP through the TUN)"
   fi
 
   say "creating namespaces ${P}-{ks,mm,gm1..3,site1..3}"

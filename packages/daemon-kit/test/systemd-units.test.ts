@@ -168,8 +168,8 @@ t.test('the units say what systemd/README.md promises', (t) => {
   t.equal(one(ks, 'Service', 'RestartPreventExitStatus'), '2', 'a bad configuration (exit 2) is not retried')
   for (const [name, u] of [['gdoi-gm.service', gm], ['gdoi-gm@.service', gmAt]] as const) {
     t.equal(one(u, 'Service', 'User'), 'gdoi-gm', name)
-    t.equal(one(u, 'Service', 'CapabilityBoundingSet'), 'CAP_NET_ADMIN CAP_NET_BIND_SERVICE', name)
-    t.equal(one(u, 'Service', 'AmbientCapabilities'), 'CAP_NET_ADMIN CAP_NET_BIND_SERVICE', name)
+    t.equal(one(u, 'Service', 'CapabilityBoundingSet'), 'CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_NET_RAW', name)
+    t.equal(one(u, 'Service', 'AmbientCapabilities'), 'CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_NET_RAW', name)
     t.equal(one(u, 'Service', 'RestrictAddressFamilies'), 'AF_INET AF_INET6 AF_UNIX AF_NETLINK', name)
     t.equal(one(u, 'Service', 'DeviceAllow'), '/dev/net/tun rw', name)
     t.same(values(u, 'Service', 'StateDirectory'), [], `${name}: the member keeps no state`)

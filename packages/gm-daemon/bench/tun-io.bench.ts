@@ -90,7 +90,7 @@ try {
   for (const kv of ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']) sh('ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', kv)
   const tun = openTun({ name: 'bpoll0', netns: ns })
   setupDevice('bpoll0', '10.91.0.1')
-  const [fd] = loadNative().tunOpen('bfs0', false, `/var/run/netns/${ns}`, 0) // blocking fd for fs.read
+  const [fd] = loadNative().tunOpen('bfs0', false, `/var/run/netns/${ns}`, 0, false) // blocking fd for fs.read
   setupDevice('bfs0', '10.92.0.1')
   const res: Record<string, number[]> = { 'poll-batch': [], 'poll-single': [], 'fs-threadpool': [] }
   await pollBatch(tun, '10.91.0.1') // warm up

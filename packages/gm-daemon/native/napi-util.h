@@ -35,5 +35,9 @@ napi_value gdoi_int(napi_env env, int32_t v);
 
 /* esp.c */
 napi_status gdoi_esp_register(napi_env env, napi_value exports);
+/* offload.c */
+napi_status gdoi_offload_register(napi_env env, napi_value exports);
+/* esp-socket.c */
+napi_status gdoi_esp_socket_register(napi_env env, napi_value exports);
 
 #endif

@@ -122,9 +122,11 @@ static int if_mtu(const char *name, int set_mtu, int *out_mtu) {
   return rc;
 }
 
-// tunOpen(name: string, nonBlocking: boolean, netnsPath: string | null, mtu: number) → [fd, name, mtu]
+// tunOpen(name, nonBlocking, netnsPath: string | null, mtu, offload: boolean) → [fd, name, mtu, offloads]
+// offload: IFF_VNET_HDR, then TUNSETOFFLOAD(CSUM | TSO4) (offload.c); `offloads` is the TUN_F_* set the
+// kernel took (0: none, every packet still carries a virtio_net_hdr).
 static napi_value TunOpen(napi_env env, napi_callback_info info) {
-  ARGS(env, info, 4);
+  ARGS(env, info, 5);
   char name[IFNAMSIZ] = {0};
   char netns[512] = {0};
   size_t n = 0;
@@ -136,6 +138,9 @@ static napi_value TunOpen(napi_env env, napi_callback_info info) {
   if (vt == napi_string) NAPI_CALL(env, napi_get_value_string_utf8(env, argv[2], netns, sizeof netns, &n));
   int32_t mtu = 0;
   if (gdoi_get_i32(env, argv[3], &mtu)) return NULL;
+  bool offload = false;
+  NAPI_CALL(env, napi_get_value_bool(env, argv[4], &offload));
+  int32_t offloads = 0;
 
   int oldns = -1, err = 0, fd = -1, got_mtu = 0;
   const char *stage = "open /dev/net/tun";
@@ -156,12 +161,14 @@ static napi_value TunOpen(napi_env env, napi_callback_info info) {
   } else {
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
     snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
       err = errno;
       stage = "TUNSETIFF";
     } else {
+      // A kernel that refuses the offloads still hands over single packets behind the header: go on.
+      if (offload && ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) == 0) offloads = TUN_F_CSUM | TUN_F_TSO4;
       memcpy(name, ifr.ifr_name, IFNAMSIZ);
       name[IFNAMSIZ - 1] = 0;
       err = if_mtu(name, mtu, &got_mtu);
@@ -180,13 +187,15 @@ static napi_value TunOpen(napi_env env, napi_callback_info info) {
   if (err) return throw_errno(env, stage, err);
 
   napi_value arr, v;
-  NAPI_CALL(env, napi_create_array_with_length(env, 3, &arr));
+  NAPI_CALL(env, napi_create_array_with_length(env, 4, &arr));
   NAPI_CALL(env, napi_create_int32(env, fd, &v));
   NAPI_CALL(env, napi_set_element(env, arr, 0, v));
   NAPI_CALL(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &v));
   NAPI_CALL(env, napi_set_element(env, arr, 1, v));
   NAPI_CALL(env, napi_create_int32(env, got_mtu, &v));
   NAPI_CALL(env, napi_set_element(env, arr, 2, v));
+  NAPI_CALL(env, napi_create_int32(env, offloads, &v));
+  NAPI_CALL(env, napi_set_element(env, arr, 3, v));
   return arr;
 }
 
@@ -411,6 +420,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (gdoi_esp_register(env, exports) != napi_ok) return NULL;
+  if (gdoi_offload_register(env, exports) != napi_ok) return NULL;
+  if (gdoi_esp_socket_register(env, exports) != napi_ok) return NULL;
   return exports;
 }
 

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino'
 import type { Clock as SaClock } from './dataplane/clock.js'
 import type { DataPlaneSnapshot } from './dataplane/dataplane.js'
+import type { PacketSink } from './dataplane/esp-socket.js'
 import type { AclEntry } from './dataplane/policy.js'
 import type { SaTable } from './dataplane/sa-table.js'
 import type { GmConfig } from './config/types.js'
@@ -18,6 +19,8 @@ export interface GmDataPlane {
   snapshot(): DataPlaneSnapshot
   /** The kernel routing this data plane installed (routing.ts), for `status`; absent: it installs none. */
   routing?(): RoutingStatus
+  /** Sends sealed ESP through this sink (the ESP socket) once the routing lets it; the plane closes it. */
+  setEspOut?(sink: PacketSink | undefined): void
   /** Stops the loop and releases the device. The SaTable is closed by the control plane afterwards. */
   close(): Promise<void>
 }

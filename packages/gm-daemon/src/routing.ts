@@ -3,11 +3,13 @@
 // starts, updated when the downloaded ACL changes (and every `refreshMs`, for LAN route changes),
 // removed on shutdown. Everything goes through `ip` (iproute2) with argument arrays, never a shell.
 //
-// Node cannot mark its packets (no SO_MARK), so the rules are keyed on the input interface: what the
-// data plane writes into the TUN comes back with iif = the TUN and is routed by the normal rules.
+// Node's sockets cannot mark their packets (no SO_MARK), so the rules are keyed on the input interface:
+// what the data plane writes into the TUN comes back with iif = the TUN and is routed by the normal
+// rules. The addon's ESP socket (esp-socket.ts) marks its packets; they have a fwmark rule of their own.
 //
 //   pref B+0  ipproto udp dport 848 goto B+9        GDOI control traffic is never diverted (and sport)
-//   pref B+2  iif <tun> goto B+9                    (3) ESP we built / plaintext we decrypted: normal routes
+//   pref B+2  fwmark M goto B+9                     (3) ESP we built, sent on the ESP socket: normal routes
+//   pref B+2  iif <tun> goto B+9                    (3) plaintext we decrypted (and ESP, without the socket)
 //   pref B+3  iif <wan> ipproto esp lookup T+1      (2) ESP from the transit side for protected
 //                                                       destinations behind this GM (T+1: local ∩ ACL → TUN)
 //   pref B+4  iif <wan> goto B+9                        anything else from the transit side: normal routes
@@ -228,6 +230,8 @@ export interface RuleLayout {
   readonly preference: number
   /** GDOI UDP ports never diverted (848, and the configured local/key-server ports). */
   readonly controlPorts: readonly number[]
+  /** Firewall mark of the ESP socket's packets (esp-socket.ts): never diverted. Absent: no such rule. */
+  readonly espMark?: number
 }
 
 /** `ip rule add …` argument arrays, in the order they must be added (the goto target first). */
@@ -239,6 +243,7 @@ export function ruleArgs(l: RuleLayout): string[][] {
     rules.push([...pref(RULE_SLOTS.CONTROL_DPORT), 'ipproto', 'udp', 'dport', String(port), ...end])
     rules.push([...pref(RULE_SLOTS.CONTROL_SPORT), 'ipproto', 'udp', 'sport', String(port), ...end])
   }
+  if (l.espMark !== undefined) rules.push([...pref(RULE_SLOTS.FROM_TUN), 'fwmark', `0x${l.espMark.toString(16)}`, ...end])
   rules.push([...pref(RULE_SLOTS.FROM_TUN), 'iif', l.tun, ...end])
   if (l.wan !== null) {
     rules.push([...pref(RULE_SLOTS.ESP_FROM_WAN), 'iif', l.wan, 'ipproto', 'esp', 'lookup', String(l.tableIn)])
@@ -279,6 +284,8 @@ export interface RoutingOptions {
   readonly innerMtuBytes?: () => number | undefined
   /** Fail-close (config `dataPlane.failClose`): blackholes under the TUN routes, kept after a crash. */
   readonly failClose?: boolean
+  /** Firewall mark for the ESP socket's rule (config `dataPlane.espSocket`); absent: no ESP socket. */
+  readonly espMark?: number
   /** Fail-close: destinations blocked before the first registration (config `dataPlane.blockBeforeRegistration`),
    *  besides those the blackholes of a crashed run name. */
   readonly blockBeforeRegistration?: readonly string[]
@@ -291,6 +298,8 @@ export interface RoutingStatus {
   readonly tableIn: number
   readonly preference: number
   readonly failClose: boolean
+  /** The ESP socket's firewall mark (0x…), or null without the socket. */
+  readonly espMark: string | null
   /** Fail-close: the destinations blocked before the first registration (configured, and the blackholes
    *  a crashed run left); empty once an ACL was downloaded or in fail-open mode. */
   readonly blockedBeforeRegistration: readonly string[]
@@ -333,6 +342,7 @@ export class KernelRouting {
   readonly #o: RoutingOptions
   readonly #layout: RuleLayout
   readonly failClose: boolean
+  readonly espMark: number | undefined
   #acl: readonly AclEntry[] = []
   #blockedBeforeRegistration: string[] = []
   #protected: string[] = []
@@ -358,7 +368,11 @@ export class KernelRouting {
     this.preference = o.preference ?? d.preference
     this.failClose = o.failClose ?? false
     const ports = new Set<number>([ROUTING_DEFAULTS.gdoiPort, o.localPort, ...o.keyServers.map((k) => k.port)])
-    this.#layout = { tun: o.tun, wan, tableOut: this.tableOut, tableIn: this.tableIn, preference: this.preference, controlPorts: [...ports].sort((a, b) => a - b) }
+    this.espMark = o.espMark
+    this.#layout = {
+      tun: o.tun, wan, tableOut: this.tableOut, tableIn: this.tableIn, preference: this.preference, controlPorts: [...ports].sort((a, b) => a - b),
+      ...(o.espMark !== undefined ? { espMark: o.espMark } : {}),
+    }
   }
 
   /**
@@ -424,6 +438,7 @@ export class KernelRouting {
       tableIn: this.tableIn,
       preference: this.preference,
       failClose: this.failClose,
+      espMark: this.espMark === undefined ? null : `0x${this.espMark.toString(16)}`,
       blockedBeforeRegistration: this.#blockedBeforeRegistration,
       rules: ruleArgs(this.#layout)
         .sort((x, y) => Number(x[1]) - Number(y[1]))

@@ -428,6 +428,10 @@ export function renderStatus(s: GmStatus): string {
       `Data plane: ${d.running ? 'running' : 'stopped'} on ${d.tun.name} (mtu ${d.tun.mtuBytes}, path mtu ${d.pathMtuBytes})`,
       `    #pkts encrypted: ${c.encryptedPackets}, #pkts decrypted: ${c.decryptedPackets}, #pkts clear: ${c.clearPackets}, #control: ${c.controlPackets}`,
       `    #drops: auth ${c.dropAuth}, unknown spi ${c.dropUnknownSpi}, replay ${c.dropReplay}, policy ${c.dropPolicy}, no sa ${c.dropNoSa}, malformed ${c.dropMalformed}, too big ${c.dropTooBig}`,
+      offloadLine(d),
+      d.espOut === 'socket'
+        ? `    ESP out: on the ESP socket (${c.espSocketPackets} packets; ${c.espSocketFallbacks} it refused went through the TUN)`
+        : `    ESP out: through the TUN${c.espSocketPackets > 0 ? ` (${c.espSocketPackets} packets went on the ESP socket before)` : ''}`,
       s.failClose
         ? `    fail-close: active (protected traffic without an SA is dropped, ${c.dropNoSa} so far; kept blocked by blackhole routes if the member dies)`
         : `    fail-close: off (fail-open: protected traffic without an SA passes in clear, ${c.noSaClearPackets} so far)`,
@@ -435,6 +439,14 @@ export function renderStatus(s: GmStatus): string {
   }
   out.push('', ...renderRouting(s.routing))
   return `${out.join('\n')}\n`
+}
+
+function offloadLine(d: DataPlaneSnapshot): string {
+  const o = d.tun.offload
+  if (o === undefined) return '    TUN offloads: off'
+  const st = o.stats
+  return `    TUN offloads: ${o.tso ? 'TSO' : 'refused by the kernel'}; ${st.superPacketsRead} super-packets read → ${st.segmentsCut} segments; ` +
+    `${st.coalescedWrites} coalesced writes of ${st.coalescedPackets} packets, ${st.singleWrites} single`
 }
 
 function renderRouting(r: RoutingView): string[] {

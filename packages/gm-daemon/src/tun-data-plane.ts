@@ -3,9 +3,14 @@
 // that sends protected traffic and incoming ESP into the device (routing.ts, README "Routing").
 import { createDataPlane } from './dataplane/dataplane.js'
 import { createPolicy } from './dataplane/policy.js'
+import { EspSocket, type PacketSink } from './dataplane/esp-socket.js'
 import { openTun, type TunDevice } from './dataplane/tun.js'
 import type { DataPlaneContext, DataPlaneFactory, GmDataPlane } from './data-plane-seam.js'
-import { innerMtuBytes, startRouting, type KernelRouting, type RoutingOptions } from './routing.js'
+import { defaultNumbers, innerMtuBytes, startRouting, type KernelRouting, type RoutingOptions } from './routing.js'
+
+/** Default firewall mark of the ESP socket: "gd" and the routing's preference base (unique per TUN). */
+export const ESP_MARK_BASE = 0x67640000
+export const espMarkFor = (preference: number): number => ESP_MARK_BASE + (preference & 0xffff)
 
 /** A factory over any TUN device opener (tests pass a memory TUN). No kernel routing. */
 export function dataPlaneOver(open: (ctx: Parameters<DataPlaneFactory>[0]) => TunDevice | Promise<TunDevice>): DataPlaneFactory {
@@ -13,11 +18,25 @@ export function dataPlaneOver(open: (ctx: Parameters<DataPlaneFactory>[0]) => Tu
     const tun = await open(ctx)
     const failClosed = ctx.config.dataPlane?.failClose ?? false
     const dp = createDataPlane({ tun, sas: ctx.sas, policy: createPolicy(ctx.acl), clock: ctx.clock, failClosed })
-    ctx.log.info({ tun: tun.name, mtuBytes: tun.mtu, failClose: failClosed }, 'data plane started')
+    const offload = tun.offload?.()
+    ctx.log.info({ tun: tun.name, mtuBytes: tun.mtu, failClose: failClosed, offload: offload === undefined ? 'off' : offload.tso ? 'tso' : 'refused by the kernel' }, 'data plane started')
+    let espOut: PacketSink | undefined
     const plane: GmDataPlane = {
       setAcl: (acl) => dp.setPolicy(createPolicy(acl)),
       snapshot: () => dp.snapshot(),
-      close: () => dp.close(),
+      // Only a kernel TUN's packets can take a socket: a memory TUN (tests) keeps everything in memory.
+      ...('fd' in tun ? {
+        setEspOut: (sink: PacketSink | undefined) => {
+          espOut?.close()
+          espOut = sink
+          dp.setEspOut(sink)
+        },
+      } : {}),
+      close: async () => {
+        dp.setEspOut(undefined)
+        espOut?.close()
+        await dp.close()
+      },
     }
     return plane
   }
@@ -39,6 +58,9 @@ export function withKernelRouting(inner: DataPlaneFactory, extra: Partial<Routin
     }
     const r = ctx.config.routing
     const tunMtu = plane.snapshot().tun.mtuBytes
+    // The socket needs the fwmark rule for real: not with a stand-in `ip` (tests), nor without a kernel TUN.
+    const wantSocket = (ctx.config.dataPlane?.espSocket ?? true) && plane.setEspOut !== undefined && extra.ip === undefined
+    const espMark = wantSocket ? (ctx.config.dataPlane?.espMark ?? espMarkFor(r?.preference ?? defaultNumbers(plane.snapshot().tun.name).preference)) : undefined
     let routing: KernelRouting
     try {
       routing = await startRouting(
@@ -51,6 +73,7 @@ export function withKernelRouting(inner: DataPlaneFactory, extra: Partial<Routin
           ...(r?.preference !== undefined ? { preference: r.preference } : {}),
           innerMtuBytes: () => innerMtuBytes(tunMtu, ctx.sas.list().map((sa) => sa.fast.suite)),
           failClose: ctx.config.dataPlane?.failClose ?? false,
+          ...(espMark !== undefined ? { espMark } : {}),
           ...(ctx.config.dataPlane?.blockBeforeRegistration !== undefined ? { blockBeforeRegistration: ctx.config.dataPlane.blockBeforeRegistration } : {}),
           log: ctx.log.child({ part: 'routing' }),
           ...extra,
@@ -60,6 +83,15 @@ export function withKernelRouting(inner: DataPlaneFactory, extra: Partial<Routin
     } catch (err) {
       await plane.close().catch(() => undefined)
       throw err
+    }
+    // The mark's rule is in place now: sealed ESP may leave on the socket (else it keeps the TUN).
+    if (espMark !== undefined) {
+      try {
+        plane.setEspOut?.(EspSocket.open({ mark: espMark }))
+        ctx.log.info({ espMark: `0x${espMark.toString(16)}` }, 'ESP socket: sealed packets leave on a raw socket')
+      } catch (err) {
+        ctx.log.warn({ err: (err as Error).message }, 'ESP socket not opened: sealed packets go through the TUN')
+      }
     }
     // fail-close before the first registration: the stand-in ACL the routes send into the TUN, so the
     // data plane drops (and counts) what it would otherwise pass in clear
@@ -83,5 +115,5 @@ export function withKernelRouting(inner: DataPlaneFactory, extra: Partial<Routin
 /** TUN from the configuration (name and MTU) with kernel routing. Throws TunError (no device, no
  *  CAP_NET_ADMIN, no addon) or RoutingError (`ip` failed). */
 export const tunDataPlane: DataPlaneFactory = withKernelRouting(
-  dataPlaneOver((ctx) => openTun({ name: ctx.config.tun.name, mtuBytes: ctx.config.tun.mtuBytes })),
+  dataPlaneOver((ctx) => openTun({ name: ctx.config.tun.name, mtuBytes: ctx.config.tun.mtuBytes, offload: ctx.config.tun.offload })),
 )

@@ -112,6 +112,11 @@ t.test('rules: control ports exempt, TUN output back to the normal rules, ESP fr
     'pref 8484 iif wan goto 8489',
     'pref 8485 lookup 8480',
   ])
+  const marked = ruleArgs({ tun: 'gdoi0', wan: 'wan', tableOut: 8480, tableIn: 8481, preference: 8480, controlPorts: [848], espMark: 0x67642120 }).map((r) => r.join(' '))
+  const markAt = marked.indexOf('pref 8482 fwmark 0x67642120 goto 8489')
+  t.ok(markAt > 0, 'the ESP socket\'s marked packets take the normal routes')
+  t.ok(markAt < marked.indexOf('pref 8485 lookup 8480'), '… decided before the rule that diverts into the TUN')
+  t.same(marked.filter((r) => !r.includes('fwmark')), rules, 'and nothing else changes')
   const noWan = ruleArgs({ tun: 'gdoi3', wan: null, tableOut: 8486, tableIn: 8487, preference: 8510, controlPorts: [848, 8848] }).map((r) => r.join(' '))
   t.notOk(noWan.some((r) => r.includes('esp')), 'no WAN: ESP is not diverted')
   t.ok(noWan.includes('pref 8511 ipproto udp sport 8848 goto 8519'), 'every GDOI port')

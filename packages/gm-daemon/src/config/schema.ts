@@ -55,6 +55,8 @@ export function gmConfigSchema(ctx: ConfigContext): z.ZodType<GmConfig> {
         .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1..15 letters, digits, ".", "_" or "-"')
         .default(GM_DEFAULTS.tunName),
       mtuBytes: z.int().min(576).max(9000).default(GM_DEFAULTS.mtuBytes),
+      // segmentation offloads on the TUN (64 KB TCP packets in, coalesced runs out): README "Offloads"
+      offload: z.boolean().default(true),
     })).prefault({}),
     routing: z.preprocess((v) => (v === 'none' || v === false ? { enabled: false } : v === true ? {} : v), strict({
       enabled: z.boolean().default(true),
@@ -66,6 +68,9 @@ export function gmConfigSchema(ctx: ConfigContext): z.ZodType<GmConfig> {
     dataPlane: strict({
       failClose: z.boolean().default(false),
       blockBeforeRegistration: z.array(ipv4Prefix).min(1).optional(),
+      // sealed ESP leaves on a raw socket with a firewall mark instead of through the TUN (README "ESP socket")
+      espSocket: z.boolean().default(true),
+      espMark: z.int().min(1).max(0xffffffff).optional(),
     }).superRefine((v, c) => {
       if (v.blockBeforeRegistration !== undefined && !v.failClose) {
         c.addIssue({ code: 'custom', path: ['blockBeforeRegistration'], message: 'only with failClose: true (a fail-open member blocks nothing)' })

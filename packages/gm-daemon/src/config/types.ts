@@ -13,7 +13,7 @@ export interface GmConfig {
   readonly ike: IkeConfig
   /** The TUN device of the data plane. `enabled: false` (YAML `tun: none`) runs the control plane
    *  only: registration and rekeys, no ESP (tests, key-only members, no root). */
-  readonly tun: { readonly enabled: boolean; readonly name: string; readonly mtuBytes: number }
+  readonly tun: { readonly enabled: boolean; readonly name: string; readonly mtuBytes: number; readonly offload: boolean }
   /** Kernel routing into and out of the TUN (src/routing.ts, README "Routing"). Absent: on whenever the
    *  TUN is, with the defaults (table 8480 + 2k / +1, rule preferences 8480 + 10k …, k = the TUN name's
    *  trailing number). `routing: none` leaves the kernel's routing alone (the user routes). */
@@ -23,7 +23,14 @@ export interface GmConfig {
    *  "no sa" drops), from start-up until registration; with kernel routing, blackhole routes keep it
    *  blocked when the process dies (a clean stop removes them). `blockBeforeRegistration`: destinations
    *  blocked from start-up until the first ACL is downloaded (the ACL is unknown until then). */
-  readonly dataPlane?: { readonly failClose: boolean; readonly blockBeforeRegistration?: readonly string[] }
+  readonly dataPlane?: {
+    readonly failClose: boolean
+    readonly blockBeforeRegistration?: readonly string[]
+    /** Sealed ESP on a raw socket (default true when kernel routing is on). */
+    readonly espSocket?: boolean
+    /** Its firewall mark; default ESP_MARK_BASE + the routing's preference. */
+    readonly espMark?: number
+  }
   /** The interface the group applies to (IOS `crypto map` on an interface): where multicast rekeys are
    *  joined and protected traffic leaves. null = decided by routing. */
   readonly interface: string | null

@@ -20,7 +20,8 @@ import {
 } from './ipv4.js'
 import { Policy, PolicyMatch } from './policy.js'
 import type { DataSa, PolicySlot, SaTable } from './sa-table.js'
-import type { TunDevice } from './tun.js'
+import type { PacketSink } from './esp-socket.js'
+import type { TunDevice, TunOffloadState } from './tun.js'
 
 export interface DataPlaneOptions {
   readonly tun: TunDevice
@@ -40,6 +41,11 @@ export interface DataPlaneOptions {
   readonly icmpSourceAddress?: string
   /** ICMP "fragmentation needed" per second at most. Default 100. */
   readonly icmpPerSec?: number
+  /**
+   * Where sealed ESP packets go instead of the TUN (esp-socket.ts); setEspOut() attaches it later.
+   * Packets it does not take are written to the TUN.
+   */
+  readonly espOut?: PacketSink
   /** Packets per TUN read/write call. Default 64. */
   readonly batchSize?: number
   /** Start the loop at once. Default true. */
@@ -77,6 +83,10 @@ export class DataPlaneCounters {
   dropDummy = 0
   dropCrypto = 0
   readErrors = 0
+  /** ESP packets sent on the ESP socket (the rest of txPackets went through the TUN). */
+  espSocketPackets = 0
+  /** ESP packets the ESP socket refused, written to the TUN instead. */
+  espSocketFallbacks = 0
 }
 
 /** process() verdicts. */
@@ -99,8 +109,10 @@ export interface SaSnapshot {
 
 export interface DataPlaneSnapshot {
   readonly running: boolean
-  readonly tun: { readonly name: string; readonly mtuBytes: number }
+  readonly tun: { readonly name: string; readonly mtuBytes: number; readonly offload?: TunOffloadState }
   readonly pathMtuBytes: number
+  /** Where sealed ESP goes: the ESP socket (esp-socket.ts) or the TUN. */
+  readonly espOut: 'socket' | 'tun'
   readonly counters: Readonly<DataPlaneCounters>
   readonly slots: readonly { readonly id: string; readonly current?: string; readonly pending?: string; readonly previous?: string }[]
   readonly sas: readonly SaSnapshot[]
@@ -118,6 +130,8 @@ export class DataPlane {
   /** Where process() left the packet to write (valid after Verdict.FORWARD). */
   outOffset = 0
   outLength = 0
+  /** That packet is ESP this member sealed (it may take the ESP socket). */
+  outSealed = false
   readonly #clock: Clock
   readonly #failClosed: boolean
   readonly #inboundCheck: boolean
@@ -134,6 +148,9 @@ export class DataPlane {
   readonly #rxSizes: Int32Array
   readonly #txOffsets: Int32Array
   readonly #txSizes: Int32Array
+  readonly #espOffsets: Int32Array
+  readonly #espSizes: Int32Array
+  #espOut: PacketSink | undefined
   // Fragments made before encryption beyond the first: their slots (spare slots of the slab, which a
   // TUN read never takes) and the ESP packets to write, kept until releaseFragments().
   readonly #fragSlots: Int32Array
@@ -167,6 +184,9 @@ export class DataPlane {
     this.#rxSizes = new Int32Array(this.#batch)
     this.#txOffsets = new Int32Array(this.#batch + spare)
     this.#txSizes = new Int32Array(this.#batch + spare)
+    this.#espOffsets = new Int32Array(this.#batch + spare)
+    this.#espSizes = new Int32Array(this.#batch + spare)
+    this.#espOut = o.espOut
     this.#fragSlots = new Int32Array(spare)
     this.#fragOutOffsets = new Int32Array(spare)
     this.#fragOutSizes = new Int32Array(spare)
@@ -175,6 +195,9 @@ export class DataPlane {
   }
 
   get policy(): Policy { return this.#policy }
+
+  /** Sends sealed ESP through `sink` from the next batch on (undefined: through the TUN again). */
+  setEspOut(sink: PacketSink | undefined): void { this.#espOut = sink }
   get running(): boolean { return this.#running }
 
   /** Replaces the ACL (new SATs from a rekey). Entries are bound to SaTable slots by policyId. */
@@ -234,6 +257,7 @@ export class DataPlane {
   #forward(off: number, len: number): number {
     this.outOffset = off
     this.outLength = len
+    this.outSealed = false
     return Verdict.FORWARD
   }
 
@@ -282,7 +306,9 @@ export class DataPlane {
     sa.bytesEncrypted += len
     c.encryptedPackets++
     c.encryptedBytes += len
-    return this.#forward(outer, IPV4_HEADER_BYTES + espLen)
+    this.#forward(outer, IPV4_HEADER_BYTES + espLen)
+    this.outSealed = true
+    return Verdict.FORWARD
   }
 
   /**
@@ -328,7 +354,9 @@ export class DataPlane {
       this.#fragOutSizes[this.#fragOutCount] = this.outLength
       this.#fragOutCount++
     }
-    return this.#forward(outOff, outLen)
+    this.#forward(outOff, outLen)
+    this.outSealed = true
+    return Verdict.FORWARD
   }
 
   #decrypt(buf: Uint8Array, off: number, total: number, ihl: number): number {
@@ -416,21 +444,47 @@ export class DataPlane {
         this.error = e instanceof Error ? e : new Error(String(e))
         throw this.error
       }
+      const esp = this.#espOut
       let m = 0
+      let e = 0
       for (let i = 0; i < n; i++) {
         const f0 = this.#fragOutCount
         if (this.process(slab.buf, this.#rxOffsets[i] as number, this.#rxSizes[i] as number) === Verdict.FORWARD) {
-          this.#txOffsets[m] = this.outOffset
-          this.#txSizes[m] = this.outLength
-          m++
+          if (esp !== undefined && this.outSealed) {
+            this.#espOffsets[e] = this.outOffset
+            this.#espSizes[e] = this.outLength
+            e++
+          } else {
+            this.#txOffsets[m] = this.outOffset
+            this.#txSizes[m] = this.outLength
+            m++
+          }
         }
-        for (let j = f0; j < this.#fragOutCount; j++) {
-          this.#txOffsets[m] = this.#fragOutOffsets[j] as number
-          this.#txSizes[m] = this.#fragOutSizes[j] as number
-          m++
+        for (let j = f0; j < this.#fragOutCount; j++) { // fragments are sealed ESP, like their first
+          if (esp !== undefined) {
+            this.#espOffsets[e] = this.#fragOutOffsets[j] as number
+            this.#espSizes[e] = this.#fragOutSizes[j] as number
+            e++
+          } else {
+            this.#txOffsets[m] = this.#fragOutOffsets[j] as number
+            this.#txSizes[m] = this.#fragOutSizes[j] as number
+            m++
+          }
         }
       }
       try {
+        if (e > 0 && esp !== undefined && !this.#closed) {
+          const sent = esp.send(slab.buf, this.#espOffsets, this.#espSizes, e)
+          c.espSocketPackets += sent
+          c.txPackets += sent
+          // What the socket refused (no route, buffer full) takes the TUN, as before the socket existed.
+          for (let i = sent; i < e; i++) {
+            this.#txOffsets[m] = this.#espOffsets[i] as number
+            this.#txSizes[m] = this.#espSizes[i] as number
+            m++
+            c.espSocketFallbacks++
+          }
+        }
         if (m > 0 && !this.#closed) {
           c.txPackets += m
           await this.tun.writeBatch(slab.buf, this.#txOffsets, this.#txSizes, m)
@@ -442,12 +496,18 @@ export class DataPlane {
     }
   }
 
+  #tunSnapshot(): DataPlaneSnapshot['tun'] {
+    const offload = this.tun.offload?.()
+    return { name: this.tun.name, mtuBytes: this.tun.mtu, ...(offload ? { offload } : {}) }
+  }
+
   snapshot(): DataPlaneSnapshot {
     const now = this.#clock.now()
     return {
       running: this.#running,
-      tun: { name: this.tun.name, mtuBytes: this.tun.mtu },
+      tun: this.#tunSnapshot(),
       pathMtuBytes: this.pathMtuBytes,
+      espOut: this.#espOut === undefined ? 'tun' : 'socket',
       counters: { ...this.counters },
       slots: this.sas.slots().map((s) => ({
         id: s.id,

@@ -3,14 +3,31 @@
 import { createRequire } from 'node:module'
 
 export interface NativeAddon {
-  /** Creates/attaches TUN `name` (IFF_TUN|IFF_NO_PI); with netnsPath the device is created in that namespace. */
-  tunOpen(name: string, nonBlocking: boolean, netnsPath: string | null, mtuBytes: number): [fd: number, name: string, mtuBytes: number]
+  /**
+   * Creates/attaches TUN `name` (IFF_TUN|IFF_NO_PI); with netnsPath the device is created in that namespace.
+   * offload: IFF_VNET_HDR + TUNSETOFFLOAD(CSUM|TSO4); `offloads` is what the kernel took (TUN_F_* bits).
+   */
+  tunOpen(name: string, nonBlocking: boolean, netnsPath: string | null, mtuBytes: number, offload: boolean): [fd: number, name: string, mtuBytes: number, offloads: number]
   fdClose(fd: number): number
   /** bytes read, or −errno (−11 EAGAIN). */
   fdRead(fd: number, buf: Uint8Array, offset: number, maxBytes: number): number
   fdWrite(fd: number, buf: Uint8Array, offset: number, bytes: number): number
   fdReadBatch(fd: number, slab: Uint8Array, offsets: Int32Array, count: number, maxBytes: number, sizes: Int32Array): number
   fdWriteBatch(fd: number, slab: Uint8Array, offsets: Int32Array, sizes: Int32Array, count: number): number
+  /** Segmentation offload state of a TUN opened with offload (native/offload.c). */
+  gsoNew(fd: number, maxSlotBytes: number): NativeHandle
+  /** fdReadBatch for an offload TUN: super-packets are cut into segments, one per slot. */
+  gsoReadBatch(h: NativeHandle, slab: Uint8Array, offsets: Int32Array, count: number, maxBytes: number, sizes: Int32Array): number
+  /** fdWriteBatch for an offload TUN: runs of one TCP/UDP flow go out as one GSO packet. */
+  gsoWriteBatch(h: NativeHandle, slab: Uint8Array, offsets: Int32Array, sizes: Int32Array, count: number): number
+  /** Segments cut but not yet handed out (the fd need not be readable for them). */
+  gsoPending(h: NativeHandle): number
+  /** Fills `out` with the counters (OFFLOAD_COUNTERS order); returns their number. */
+  gsoStats(h: NativeHandle, out: Float64Array): number
+  /** Raw IPv4 socket (IPPROTO_RAW) with SO_MARK `mark`, in netnsPath if given: fd or −errno. */
+  espSocketOpen(netnsPath: string | null, mark: number): number
+  /** sendmmsg of complete IPv4 packets to their destination addresses: packets sent or −errno. */
+  espSocketSend(fd: number, slab: Uint8Array, offsets: Int32Array, sizes: Int32Array, count: number): number
   pollNew(fd: number, onReadable: (status: number) => void): NativeHandle
   pollArm(h: NativeHandle): number
   pollClose(h: NativeHandle): number

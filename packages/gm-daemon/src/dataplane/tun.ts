@@ -20,6 +20,8 @@ export interface TunDevice {
   writeBatch(buf: Uint8Array, offsets: Int32Array, sizes: Int32Array, count: number): Promise<void>
   /** Rejects a pending read with ERR_TUN_CLOSED and releases the device. */
   close(): Promise<void>
+  /** Segmentation offloads, if the device was opened with them. */
+  offload?(): TunOffloadState | undefined
 }
 
 export type TunErrorCode =
@@ -51,6 +53,26 @@ export interface OpenTunOptions {
   readonly netns?: string
   /** Non-blocking reads before yielding to the event loop through the poll handle (fairness). Default 8. */
   readonly readsBeforeYield?: number
+  /**
+   * Segmentation offloads (native/offload.c): the kernel hands over 64 KB TCP packets, cut into segments
+   * here, and runs of one flow are written back as one GSO packet. Default false. When the kernel
+   * refuses TUNSETOFFLOAD the device still works, packet by packet (offloads() says which).
+   */
+  readonly offload?: boolean
+}
+
+/** The offload counters (native/offload.c), in the addon's order. */
+export const OFFLOAD_COUNTERS = [
+  'superPacketsRead', 'segmentsCut', 'checksumsCompleted', 'readDrops',
+  'coalescedWrites', 'coalescedPackets', 'singleWrites', 'coalesceRefused',
+] as const
+export type OffloadStats = Record<(typeof OFFLOAD_COUNTERS)[number], number>
+
+/** What a TUN opened with `offload` does. */
+export interface TunOffloadState {
+  /** TUNSETOFFLOAD accepted: TCP/IPv4 super-packets come whole (TUN_F_TSO4) with partial checksums (TUN_F_CSUM). */
+  readonly tso: boolean
+  readonly stats: OffloadStats
 }
 
 export interface TunStats { readErrors: number; writeErrors: number; packetsRead: number; packetsWritten: number }
@@ -59,6 +81,8 @@ export interface TunStats { readErrors: number; writeErrors: number; packetsRead
 export interface KernelTunDevice extends TunDevice {
   readonly fd: number
   readonly stats: TunStats
+  /** Undefined when opened without `offload`. */
+  offload(): TunOffloadState | undefined
 }
 
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -96,13 +120,68 @@ export function openTun(opts: OpenTunOptions = {}): KernelTunDevice {
   }
   const wanted = opts.name ?? 'gdoi%d'
   const netns = opts.netns === undefined ? null : opts.netns.startsWith('/') ? opts.netns : `/var/run/netns/${opts.netns}`
-  let opened: [number, string, number]
+  let opened: [number, string, number, number]
   try {
-    opened = native.tunOpen(wanted, true, netns, opts.mtuBytes ?? 0)
+    opened = native.tunOpen(wanted, true, netns, opts.mtuBytes ?? 0, opts.offload === true)
   } catch (e) {
     throw openError(e, wanted)
   }
-  return new NativeTun(native, opened[0], opened[1], opened[2], opts.readsBeforeYield ?? 8)
+  const [fd, name, mtu, offloads] = opened
+  const io = opts.offload === true ? new OffloadIo(native, fd, offloads) : new PlainIo(native, fd)
+  return new NativeTun(native, io, fd, name, mtu, opts.readsBeforeYield ?? 8)
+}
+
+/** The device's batch I/O: plain reads and writes, or through the offload handle. */
+interface TunIo {
+  readBatch(buf: Uint8Array, offsets: Int32Array, count: number, maxBytes: number, sizes: Int32Array): number
+  writeBatch(buf: Uint8Array, offsets: Int32Array, sizes: Int32Array, count: number): number
+  /** Packets ready without reading the fd. */
+  pending(): number
+  offload(): TunOffloadState | undefined
+}
+
+class PlainIo implements TunIo {
+  readonly n: NativeAddon
+  readonly fd: number
+  constructor(n: NativeAddon, fd: number) {
+    this.n = n
+    this.fd = fd
+  }
+  readBatch(buf: Uint8Array, offsets: Int32Array, count: number, maxBytes: number, sizes: Int32Array): number {
+    return this.n.fdReadBatch(this.fd, buf, offsets, count, maxBytes, sizes)
+  }
+  writeBatch(buf: Uint8Array, offsets: Int32Array, sizes: Int32Array, count: number): number {
+    return this.n.fdWriteBatch(this.fd, buf, offsets, sizes, count)
+  }
+  pending(): number { return 0 }
+  offload(): undefined { return undefined }
+}
+
+const TUN_F_TSO4 = 0x02
+
+class OffloadIo implements TunIo {
+  readonly #h: NativeHandle
+  readonly #raw = new Float64Array(OFFLOAD_COUNTERS.length)
+  readonly n: NativeAddon
+  readonly offloads: number
+  constructor(n: NativeAddon, fd: number, offloads: number) {
+    this.n = n
+    this.offloads = offloads
+    this.#h = n.gsoNew(fd, 65535) // any slot size: slabs round theirs up
+  }
+  readBatch(buf: Uint8Array, offsets: Int32Array, count: number, maxBytes: number, sizes: Int32Array): number {
+    return this.n.gsoReadBatch(this.#h, buf, offsets, count, Math.min(maxBytes, 65535), sizes) // no packet is longer; the addon refuses larger slots
+  }
+  writeBatch(buf: Uint8Array, offsets: Int32Array, sizes: Int32Array, count: number): number {
+    return this.n.gsoWriteBatch(this.#h, buf, offsets, sizes, count)
+  }
+  pending(): number { return this.n.gsoPending(this.#h) }
+  offload(): TunOffloadState {
+    this.n.gsoStats(this.#h, this.#raw)
+    const stats = {} as Record<string, number>
+    OFFLOAD_COUNTERS.forEach((k, i) => { stats[k] = this.#raw[i] ?? 0 })
+    return { tso: (this.offloads & TUN_F_TSO4) !== 0, stats: stats as OffloadStats }
+  }
 }
 
 class NativeTun implements KernelTunDevice {
@@ -111,6 +190,7 @@ class NativeTun implements KernelTunDevice {
   readonly fd: number
   readonly stats: TunStats = { readErrors: 0, writeErrors: 0, packetsRead: 0, packetsWritten: 0 }
   readonly #n: NativeAddon
+  readonly #io: TunIo
   readonly #poll: NativeHandle
   readonly #readsBeforeYield: number
   #budget: number
@@ -126,9 +206,11 @@ class NativeTun implements KernelTunDevice {
   #reject: ((e: Error) => void) | undefined
   readonly #one = new Int32Array(1)
   readonly #oneSize = new Int32Array(1)
+  #wakeScheduled = false
 
-  constructor(n: NativeAddon, fd: number, name: string, mtu: number, readsBeforeYield: number) {
+  constructor(n: NativeAddon, io: TunIo, fd: number, name: string, mtu: number, readsBeforeYield: number) {
     this.#n = n
+    this.#io = io
     this.fd = fd
     this.name = name
     this.mtu = mtu
@@ -143,9 +225,13 @@ class NativeTun implements KernelTunDevice {
     return this.#oneSize[0] ?? 0
   }
 
+  offload(): TunOffloadState | undefined { return this.#io.offload() }
+
   write(buf: Uint8Array, offset: number, len: number): Promise<void> {
     if (this.#closed) return Promise.reject(new TunError('ERR_TUN_CLOSED', this.name))
-    const r = this.#n.fdWrite(this.fd, buf, offset, len)
+    this.#one[0] = offset
+    this.#oneSize[0] = len
+    const r = this.#io.writeBatch(buf, this.#one, this.#oneSize, 1)
     if (r < 0) {
       this.stats.writeErrors++
       return Promise.reject(new TunError('ERR_TUN_IO', `write ${len} bytes to ${this.name}: errno ${-r}`, -r))
@@ -161,7 +247,7 @@ class NativeTun implements KernelTunDevice {
       // Fast path: data is often already queued. Spend the budget, then yield through the poll handle
       // so timers and sockets get their turn even when the TUN never runs dry.
       this.#budget--
-      const r = this.#n.fdReadBatch(this.fd, buf, offsets, count, maxBytes, sizes)
+      const r = this.#io.readBatch(buf, offsets, count, maxBytes, sizes)
       if (r > 0) {
         this.stats.packetsRead += r
         return Promise.resolve(r)
@@ -177,6 +263,15 @@ class NativeTun implements KernelTunDevice {
     return new Promise<number>((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
+      if (this.#io.pending() > 0) {
+        // Segments of a super-packet are waiting in the addon: the fd may never become readable for
+        // them, so yield once and take them.
+        if (!this.#wakeScheduled) {
+          this.#wakeScheduled = true
+          setImmediate(() => { this.#wakeScheduled = false; this.#onReadable(0) })
+        }
+        return
+      }
       const rc = this.#n.pollArm(this.#poll)
       if (rc < 0) this.#settle(new TunError('ERR_TUN_IO', `poll ${this.name}: ${rc}`))
     })
@@ -184,14 +279,14 @@ class NativeTun implements KernelTunDevice {
 
   writeBatch(buf: Uint8Array, offsets: Int32Array, sizes: Int32Array, count: number): Promise<void> {
     if (this.#closed) return Promise.reject(new TunError('ERR_TUN_CLOSED', this.name))
-    let r = this.#n.fdWriteBatch(this.fd, buf, offsets, sizes, count)
+    let r = this.#io.writeBatch(buf, offsets, sizes, count)
     if (r === count) {
       this.stats.packetsWritten += r
       return RESOLVED
     }
     let done = 0
     while (done < count) {
-      if (done > 0) r = this.#n.fdWriteBatch(this.fd, buf, offsets.subarray(done), sizes.subarray(done), count - done)
+      if (done > 0) r = this.#io.writeBatch(buf, offsets.subarray(done), sizes.subarray(done), count - done)
       if (r > 0) {
         done += r
         this.stats.packetsWritten += r
@@ -219,7 +314,7 @@ class NativeTun implements KernelTunDevice {
       this.#settle(new TunError('ERR_TUN_IO', `poll ${this.name}: ${status}`))
       return
     }
-    const r = this.#n.fdReadBatch(this.fd, this.#buf, this.#offsets, this.#count, this.#maxBytes, this.#sizes)
+    const r = this.#io.readBatch(this.#buf, this.#offsets, this.#count, this.#maxBytes, this.#sizes)
     if (r === -ERRNO.EAGAIN) {
       this.#n.pollArm(this.#poll) // spurious wake-up
       return

@@ -17,7 +17,7 @@ t.test('examples/gm1.yaml … gm3.yaml load, one GM per loopback address', async
         preSharedKeys: [{ peer: { address: '127.0.1.1', length: 32 }, key: { secret: 'GETVPN-LAB-EXAMPLE-KEY' } }],
         identity: null,
       },
-      tun: { enabled: true, name: i === 1 ? 'gdoi0' : `gdoi${i}`, mtuBytes: 1400 },
+      tun: { enabled: true, name: i === 1 ? 'gdoi0' : `gdoi${i}`, mtuBytes: 1400, offload: true },
       interface: 'lo',
       controlSocket: i === 1 ? '/run/gdoi/gm.sock' : `/run/gdoi/gm${i}.sock`,
       keylog: null,

@@ -227,3 +227,54 @@ t.test('node engine gives the same data plane behaviour', { skip: hasNative ? fa
   t.equal(a.dp.snapshot().sas[0]?.engine, 'node')
   t.end()
 })
+
+t.test('ESP socket: sealed packets leave through espOut, the rest through the TUN; what it refuses takes the TUN', async (t) => {
+  const params = aesCbc(256, 2, 0x5a5a0077)
+  const a = gm(params, { autoStart: false })
+  const b = gm(params, { autoStart: true })
+  // A sink that takes at most `take` packets per call, like a socket whose buffer fills.
+  const sink = { take: Infinity, calls: 0, sent: [] as Uint8Array[], closed: false,
+    send(buf: Uint8Array, offsets: Int32Array, sizes: Int32Array, count: number): number {
+      this.calls++
+      const n = Math.min(count, this.take)
+      for (let i = 0; i < n; i++) this.sent.push(buf.slice(offsets[i] as number, (offsets[i] as number) + (sizes[i] as number)))
+      return n
+    },
+    close(): void { this.closed = true } }
+  a.dp.setEspOut(sink)
+  void a.dp.start()
+  const pings = Array.from({ length: 6 }, (_, i) => ping('10.1.0.5', '10.2.0.9', 84, { seq: i }))
+  for (const p of pings) a.kernel.send(p)
+  const dns = udp('10.1.0.5', '10.2.0.9', 5353, 53, new Uint8Array(40))
+  a.kernel.send(dns)
+  t.equal(toHex(await a.kernel.receive()), toHex(dns), 'a clear (deny) packet is written to the TUN')
+  while (sink.sent.length < 6) await new Promise((r) => setImmediate(r))
+  for (const [i, esp] of sink.sent.entries()) {
+    t.equal(parseIpv4Header(esp).protocol, IpProto.ESP)
+    const ref = openEsp(params, esp.subarray(20))
+    t.ok(ref.ok && toHex(ref.inner) === toHex(pings[i] as Uint8Array), `ESP packet ${i} on the socket opens to ping ${i}`)
+  }
+  t.match(a.dp.snapshot().counters, { espSocketPackets: 6, espSocketFallbacks: 0, encryptedPackets: 6, clearPackets: 1, txPackets: 7 })
+  // The socket now takes 2 of each batch: the others go through the TUN, in order after them.
+  sink.take = 2
+  sink.sent.length = 0
+  const more = Array.from({ length: 5 }, (_, i) => ping('10.1.0.5', '10.2.0.9', 84, { seq: 100 + i }))
+  for (const p of more) a.kernel.send(p)
+  const viaTun: Uint8Array[] = []
+  while (sink.sent.length + viaTun.length < 5) viaTun.push(await a.kernel.receive())
+  t.ok(viaTun.length >= 3 && sink.sent.length >= 2, `${sink.sent.length} on the socket, ${viaTun.length} through the TUN`)
+  const c = a.dp.snapshot().counters
+  t.equal(c.espSocketPackets, 6 + sink.sent.length)
+  t.equal(c.espSocketFallbacks, viaTun.length, 'each refused packet is counted')
+  for (const esp of [...sink.sent, ...viaTun]) b.kernel.send(esp)
+  const opened = new Set<string>()
+  for (let i = 0; i < 5; i++) opened.add(toHex(await b.kernel.receive()))
+  t.same(opened, new Set(more.map(toHex)), 'the far member opens every one of them')
+  a.dp.setEspOut(undefined)
+  a.kernel.send(more[0] as Uint8Array)
+  t.equal(parseIpv4Header(await a.kernel.receive()).protocol, IpProto.ESP, 'without a sink, sealed packets take the TUN again')
+  await a.dp.close()
+  await b.dp.close()
+  a.sas.close()
+  b.sas.close()
+})

@@ -34,7 +34,7 @@ export function gmConfig(over: Partial<GmConfig> & { keyServerAddresses?: readon
       preSharedKeys: [{ peer: { address: '0.0.0.0', length: 0 }, key: Secret.fromString(PSK_TEXT) }],
       identity: null,
     },
-    tun: { enabled: true, name: 'gdoi0', mtuBytes: 1400 },
+    tun: { enabled: true, name: 'gdoi0', mtuBytes: 1400, offload: true },
     interface: null,
     controlSocket: '/run/gdoi/gm-test.sock',
     keylog: null,
