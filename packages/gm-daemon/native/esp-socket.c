@@ -28,19 +28,9 @@ static napi_value EspSocketOpen(napi_env env, napi_callback_info info) {
   if (vt == napi_string) NAPI_CALL(env, napi_get_value_string_utf8(env, argv[0], netns, sizeof netns, &n));
   int32_t mark;
   if (gdoi_get_i32(env, argv[1], &mark)) return NULL;
-  int oldns = -1;
-  if (netns[0]) { // the socket belongs to the namespace it is created in
-    oldns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    int newns = oldns < 0 ? -1 : open(netns, O_RDONLY | O_CLOEXEC);
-    if (newns < 0 || setns(newns, CLONE_NEWNET) < 0) {
-      int e = errno;
-      if (newns >= 0) close(newns);
-      if (oldns >= 0) close(oldns);
-      return gdoi_int(env, -e);
-    }
-    close(newns);
-  }
-  int err = 0;
+  int oldns;
+  int err = gdoi_enter_netns(netns, &oldns); // the socket belongs to the namespace it is created in
+  if (err) return gdoi_int(env, -err);
   int fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW); // implies IP_HDRINCL; send-only (receives nothing)
   if (fd < 0) {
     err = errno;
@@ -56,10 +46,7 @@ static napi_value EspSocketOpen(napi_env env, napi_callback_info info) {
       fd = -1;
     }
   }
-  if (oldns >= 0) {
-    if (setns(oldns, CLONE_NEWNET) < 0) abort();
-    close(oldns);
-  }
+  gdoi_leave_netns(oldns);
   return gdoi_int(env, fd < 0 ? -err : fd);
 }
 
@@ -67,14 +54,12 @@ static napi_value EspSocketOpen(napi_env env, napi_callback_info info) {
 // packet; its destination address is where it goes. An error after some packets returns how many went.
 static napi_value EspSocketSend(napi_env env, napi_callback_info info) {
   ARGS(env, info, 5);
-  int32_t fd, count;
-  uint8_t *slab;
-  size_t slab_len, no, ns;
-  int32_t *offs, *sizes;
-  if (gdoi_get_i32(env, argv[0], &fd) || gdoi_get_u8(env, argv[1], &slab, &slab_len) ||
-      gdoi_get_i32array(env, argv[2], &offs, &no) || gdoi_get_i32array(env, argv[3], &sizes, &ns) ||
-      gdoi_get_i32(env, argv[4], &count)) return NULL;
-  if (count < 0 || (size_t)count > no || (size_t)count > ns) return gdoi_int(env, -EINVAL);
+  int32_t fd;
+  if (gdoi_get_i32(env, argv[0], &fd)) return NULL;
+  GET_WRITE_BATCH(env, argv + 1, b);
+  uint8_t *slab = b.slab;
+  const int32_t *offs = b.offs, *sizes = b.sizes;
+  int32_t count = b.count;
   struct mmsghdr msgs[MAX_BATCH];
   struct iovec iov[MAX_BATCH];
   struct sockaddr_in to[MAX_BATCH];
@@ -83,7 +68,7 @@ static napi_value EspSocketSend(napi_env env, napi_callback_info info) {
     int k = 0;
     for (; k < MAX_BATCH && sent + k < count; k++) {
       int32_t off = offs[sent + k], len = sizes[sent + k];
-      if (off < 0 || len < 20 || (size_t)off + (size_t)len > slab_len) return gdoi_int(env, sent + k > 0 ? sent + k : -EINVAL);
+      if (len < 20) return gdoi_int(env, sent + k > 0 ? sent + k : -EINVAL); // not an IPv4 packet
       memset(&to[k], 0, sizeof to[k]);
       to[k].sin_family = AF_INET;
       memcpy(&to[k].sin_addr, slab + off + 16, 4);

@@ -317,16 +317,10 @@ static napi_value GsoWriteBatch(napi_env env, napi_callback_info info) {
   ARGS(env, info, 5);
   gdoi_gso *g = get_gso(env, argv[0]);
   if (!g) return NULL;
-  int32_t count;
-  uint8_t *slab;
-  size_t slab_len, no, ns;
-  int32_t *offs, *sizes;
-  if (gdoi_get_u8(env, argv[1], &slab, &slab_len) || gdoi_get_i32array(env, argv[2], &offs, &no) ||
-      gdoi_get_i32array(env, argv[3], &sizes, &ns) || gdoi_get_i32(env, argv[4], &count)) return NULL;
-  if (count < 0 || (size_t)count > no || (size_t)count > ns) return gdoi_int(env, -EINVAL);
-  for (int32_t i = 0; i < count; i++) {
-    if (offs[i] < 0 || sizes[i] < 0 || (size_t)offs[i] + (size_t)sizes[i] > slab_len) return gdoi_int(env, i > 0 ? i : -EINVAL);
-  }
+  GET_WRITE_BATCH(env, argv + 1, b);
+  uint8_t *slab = b.slab;
+  const int32_t *offs = b.offs, *sizes = b.sizes;
+  int32_t count = b.count;
   struct iovec iov[MAX_GROUP + 1];
   int32_t i = 0;
   while (i < count) {

@@ -63,6 +63,17 @@ int gdoi_get_i32array(napi_env env, napi_value v, int32_t **data, size_t *len) {
   return 0;
 }
 
+int gdoi_get_write_batch(napi_env env, napi_value *argv, gdoi_write_batch *b) {
+  size_t no, ns;
+  if (gdoi_get_u8(env, argv[0], &b->slab, &b->slab_len) || gdoi_get_i32array(env, argv[1], &b->offs, &no) ||
+      gdoi_get_i32array(env, argv[2], &b->sizes, &ns) || gdoi_get_i32(env, argv[3], &b->count)) return -1;
+  if (b->count < 0 || (size_t)b->count > no || (size_t)b->count > ns) return -EINVAL;
+  for (int32_t i = 0; i < b->count; i++) {
+    if (b->offs[i] < 0 || b->sizes[i] < 0 || (size_t)b->offs[i] + (size_t)b->sizes[i] > b->slab_len) return -EINVAL;
+  }
+  return 0;
+}
+
 napi_value gdoi_int(napi_env env, int32_t v) {
   napi_value r;
   if (napi_create_int32(env, v, &r) != napi_ok) return NULL;
@@ -99,6 +110,30 @@ static napi_value throw_errno(napi_env env, const char *what, int e) {
   napi_set_named_property(env, err, "stage", stage);
   napi_throw(env, err);
   return NULL;
+}
+
+int gdoi_enter_netns(const char *path, int *oldns) {
+  *oldns = -1;
+  if (!path[0]) return 0;
+  int old = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  int ns = old < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+  if (ns < 0 || setns(ns, CLONE_NEWNET) < 0) {
+    int e = errno;
+    if (ns >= 0) close(ns);
+    if (old >= 0) close(old);
+    return e;
+  }
+  close(ns);
+  *oldns = old;
+  return 0;
+}
+
+void gdoi_leave_netns(int oldns) {
+  if (oldns < 0) return;
+  // Back to the namespace the process started in. Staying elsewhere would send everything the
+  // process does afterwards into the wrong network: better to stop.
+  if (setns(oldns, CLONE_NEWNET) < 0) abort();
+  close(oldns);
 }
 
 // ---- TUN -------------------------------------------------------------------------------------------
@@ -144,17 +179,8 @@ static napi_value TunOpen(napi_env env, napi_callback_info info) {
 
   int oldns = -1, err = 0, fd = -1, got_mtu = 0;
   const char *stage = "open /dev/net/tun";
-  if (netns[0]) {
-    oldns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    int newns = oldns < 0 ? -1 : open(netns, O_RDONLY | O_CLOEXEC);
-    if (newns < 0 || setns(newns, CLONE_NEWNET) < 0) {
-      err = errno;
-      if (newns >= 0) close(newns);
-      if (oldns >= 0) close(oldns);
-      return throw_errno(env, "enter network namespace", err);
-    }
-    close(newns);
-  }
+  err = gdoi_enter_netns(netns, &oldns);
+  if (err) return throw_errno(env, "enter network namespace", err);
   fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | (nonblock ? O_NONBLOCK : 0));
   if (fd < 0) {
     err = errno;
@@ -179,11 +205,7 @@ static napi_value TunOpen(napi_env env, napi_callback_info info) {
       fd = -1;
     }
   }
-  if (oldns >= 0) {
-    // Back to the namespace the process started in; the fd keeps the device where it was created.
-    if (setns(oldns, CLONE_NEWNET) < 0) abort();
-    close(oldns);
-  }
+  gdoi_leave_netns(oldns); // the fd keeps the device where it was created
   if (err) return throw_errno(env, stage, err);
 
   napi_value arr, v;
@@ -262,20 +284,13 @@ static napi_value FdReadBatch(napi_env env, napi_callback_info info) {
 // fdWriteBatch(fd, slab, offsets: Int32Array, sizes: Int32Array, count) → packets written | -errno
 static napi_value FdWriteBatch(napi_env env, napi_callback_info info) {
   ARGS(env, info, 5);
-  int32_t fd, count;
-  uint8_t *slab;
-  size_t slab_len, no, ns;
-  int32_t *offs, *sizes;
-  if (gdoi_get_i32(env, argv[0], &fd) || gdoi_get_u8(env, argv[1], &slab, &slab_len) ||
-      gdoi_get_i32array(env, argv[2], &offs, &no) || gdoi_get_i32array(env, argv[3], &sizes, &ns) ||
-      gdoi_get_i32(env, argv[4], &count)) return NULL;
-  if (count < 0 || (size_t)count > no || (size_t)count > ns) return gdoi_int(env, -EINVAL);
+  int32_t fd;
+  if (gdoi_get_i32(env, argv[0], &fd)) return NULL;
+  GET_WRITE_BATCH(env, argv + 1, b);
   int32_t i = 0;
-  for (; i < count; i++) {
-    int32_t off = offs[i], n = sizes[i];
-    if (off < 0 || n < 0 || (size_t)off + (size_t)n > slab_len) return gdoi_int(env, i > 0 ? i : -EINVAL);
+  for (; i < b.count; i++) {
     ssize_t r;
-    do r = write(fd, slab + off, (size_t)n); while (r < 0 && errno == EINTR);
+    do r = write(fd, b.slab + b.offs[i], (size_t)b.sizes[i]); while (r < 0 && errno == EINTR);
     if (r < 0) return gdoi_int(env, i > 0 ? i : -errno);
   }
   return gdoi_int(env, i);

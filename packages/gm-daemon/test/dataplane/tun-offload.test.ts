@@ -14,39 +14,18 @@
 // and TCP/UDP checksums) — on plainC that checks what the kernel made of our coalesced packets' headers
 // and partial checksums. Skipped, with the reason, without root, /dev/net/tun, iproute2 or the addon.
 import t, { type Test } from 'tap'
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { release } from 'node:os'
 import { buildIcmpEcho, buildIpv4, ipChecksum, IpProto, parseIpv4Header } from '../../src/dataplane/ipv4.js'
 import { openTun, type KernelTunDevice, type OffloadStats } from '../../src/dataplane/tun.js'
-import { hasNative, toHex } from './helpers.js'
+import { kernelSkipReason, testNetns, type Netns } from './kernel-netns.js'
+import { toHex } from './helpers.js'
 
-function why(): string | false {
-  if (!hasNative) return 'native addon not built (node native/build.mjs)'
-  if (process.getuid?.() !== 0) return 'needs root (CAP_NET_ADMIN) to create TUN devices and namespaces'
-  if (!existsSync('/dev/net/tun')) return '/dev/net/tun is not available (container without --device /dev/net/tun?)'
-  if (spawnSync('ip', ['-V']).status !== 0) return 'iproute2 (ip) not installed'
-  return false
-}
-const skip = why()
+const skip = kernelSkipReason()
 
-interface Netns { name: string; ip: (...a: string[]) => void; sysctl: (kv: string) => void }
 
-let nsCount = 0
 /** A fresh namespace for one test, deleted on teardown. */
-function netns(t: { teardown: (fn: () => void) => void }): Netns {
-  const name = `gdoi-off-${process.pid}-${++nsCount}`
-  execFileSync('ip', ['netns', 'add', name])
-  t.teardown(() => { spawnSync('ip', ['netns', 'del', name]) })
-  const ip = (...a: string[]): void => { execFileSync('ip', ['-n', name, ...a]) }
-  const sysctl = (kv: string): void => { execFileSync('ip', ['netns', 'exec', name, 'sysctl', '-q', '-w', kv]) }
-  sysctl('net.ipv6.conf.all.disable_ipv6=1') // no IPv6 chatter (router solicitations, MLD) on the test devices
-  sysctl('net.ipv6.conf.default.disable_ipv6=1')
-  sysctl('net.ipv4.conf.all.rp_filter=0')
-  sysctl('net.ipv4.conf.default.rp_filter=0')
-  ip('link', 'set', 'lo', 'up')
-  return { name, ip, sysctl }
-}
+const netns = (t: { teardown: (fn: () => void) => void }): Netns => testNetns(t, 'off')
 
 const MTU = 1400
 const CLIENT = '10.9.0.1'

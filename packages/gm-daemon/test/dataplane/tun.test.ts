@@ -2,39 +2,19 @@
 // host's interfaces). Skipped, with the reason, without root, /dev/net/tun, iproute2 or the addon.
 import t from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { createDataPlane, type DataPlane, type DataPlaneOptions } from '../../src/dataplane/dataplane.js'
 import { buildIcmpEcho, buildIpv4, ipChecksum, IpProto, parseIpv4Header } from '../../src/dataplane/ipv4.js'
 import { createPolicy } from '../../src/dataplane/policy.js'
 import { SaTable } from '../../src/dataplane/sa-table.js'
 import { openTun, TunError, type KernelTunDevice } from '../../src/dataplane/tun.js'
-import { aesCbc, hasNative, ManualClock, ping, toHex } from './helpers.js'
+import { aesCbc, ManualClock, ping, toHex } from './helpers.js'
+import { kernelSkipReason, testNetns, type Netns } from './kernel-netns.js'
 
-function why(): string | false {
-  if (!hasNative) return 'native addon not built (node native/build.mjs)'
-  if (process.getuid?.() !== 0) return 'needs root (CAP_NET_ADMIN) to create TUN devices and namespaces'
-  if (!existsSync('/dev/net/tun')) return '/dev/net/tun is not available (container without --device /dev/net/tun?)'
-  if (spawnSync('ip', ['-V']).status !== 0) return 'iproute2 (ip) not installed'
-  return false
-}
-const skip = why()
+const skip = kernelSkipReason()
 
-let nsCount = 0
 /** A fresh namespace for one test, deleted on teardown. */
-function netns(t: { teardown: (fn: () => void) => void }): { name: string; ip: (...a: string[]) => void; sysctl: (kv: string) => void } {
-  const name = `gdoi-dp-${process.pid}-${++nsCount}`
-  execFileSync('ip', ['netns', 'add', name])
-  t.teardown(() => { spawnSync('ip', ['netns', 'del', name]) })
-  const ip = (...a: string[]): void => { execFileSync('ip', ['-n', name, ...a]) }
-  const sysctl = (kv: string): void => { execFileSync('ip', ['netns', 'exec', name, 'sysctl', '-q', '-w', kv]) }
-  sysctl('net.ipv6.conf.all.disable_ipv6=1') // no IPv6 chatter (router solicitations, MLD) on the test devices
-  sysctl('net.ipv6.conf.default.disable_ipv6=1')
-  sysctl('net.ipv4.conf.all.rp_filter=0')
-  sysctl('net.ipv4.conf.default.rp_filter=0')
-  ip('link', 'set', 'lo', 'up')
-  return { name, ip, sysctl }
-}
+const netns = (t: { teardown: (fn: () => void) => void }): Netns => testNetns(t, 'dp')
 
 /** Reads until an IPv4 packet satisfying `want` arrives (other traffic is skipped). */
 /** The namespace forwards between these devices (up, no ICMP redirects: the members' TUNs share it). */
