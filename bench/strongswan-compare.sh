@@ -288,7 +288,7 @@ host_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + 
 # writes runs of same-size datagrams as one, which the receiving kernel splits)
 rx_bytes() { ip -n "$1" -s link show eth0 | awk 'NR == 4 { print $1 }'; }
 
-# run_iperf SYSTEM tcp|udp → "Mbit/s CPU-s-per-GB host-idle-% delivered-Mbit/s"
+# run_iperf SYSTEM tcp|udp → "Mbit/s CPU-s-per-GB host-idle-% delivered-Mbit/s host-CPU-s-per-GB"
 # UDP: Mbit/s is what iperf3 received; delivered is what the decrypting gateway handed to site2's link
 # (on a busy host the receiving iperf3 overflows its socket buffer first). CPU per GB counts the
 # delivered bytes for UDP (the gateways did that work) and the received ones for TCP.
@@ -316,7 +316,8 @@ run_iperf() {
   h1=$(host_ticks)
   awk -v m="$mbit" -v d="$dlv" -v dt="$((t1 - t0))" -v hz="$hz" -v s="$SECS" -v h0="$h0" -v h1="$h1" \
     'BEGIN { split(h0, a, " "); split(h1, b, " "); gb = d * s / 8 / 1000
-             printf "%.1f %.2f %.0f %.1f\n", m, (gb > 0 ? dt / hz / gb : 0), (b[1] > a[1] ? 100 * (b[2] - a[2]) / (b[1] - a[1]) : 0), d }'
+             busy = (b[1] - a[1]) - (b[2] - a[2])
+             printf "%.1f %.2f %.0f %.1f %.2f\n", m, (gb > 0 ? dt / hz / gb : 0), (b[1] > a[1] ? 100 * (b[2] - a[2]) / (b[1] - a[1]) : 0), d, (gb > 0 ? busy / hz / gb : 0) }'
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -381,13 +382,14 @@ for c in $CIPHERS; do
     order="${SYSTEMS[*]:$r} ${SYSTEMS[*]:0:$r}"
     for proto in tcp udp; do
       for sys in $order; do
-        read -r v cpu idle dlv < <(run_iperf "$sys" "$proto")
+        read -r v cpu idle dlv hcpu < <(run_iperf "$sys" "$proto")
+        echo "$hcpu" >>"$OUT/$c-$sys-$proto-host"
         echo "$v" >>"$OUT/$c-$sys-$proto"
         echo "$cpu" >>"$OUT/$c-$sys-$proto-cpu"
         echo "$idle" >>"$OUT/$c-$sys-$proto-idle"
         echo "$dlv" >>"$OUT/$c-$sys-$proto-dlv"
-        printf '# %s run %d %-10s %-3s %8.1f Mbit/s (delivered to site2 %8.1f)  gateways %5.2f CPU-s/GB  host idle %3d %%\n' \
-          "$c" "$i" "$sys" "$proto" "$v" "$dlv" "$cpu" "$idle" >&2
+        printf '# %s run %d %-10s %-3s %8.1f Mbit/s (delivered to site2 %8.1f)  gateways %5.2f CPU-s/GB  whole host %5.2f CPU-s/GB  host idle %3d %%\n' \
+          "$c" "$i" "$sys" "$proto" "$v" "$dlv" "$cpu" "$hcpu" "$idle" >&2
         sleep 1
       done
     done
@@ -442,6 +444,18 @@ for c in $CIPHERS; do
     for proto in tcp udp; do
       echo "  $c $sys $proto: $(tr '\n' ' ' <"$OUT/$c-$sys-$proto")$([ $proto = udp ] && echo "; delivered $(tr '\n' ' ' <"$OUT/$c-$sys-udp-dlv")"); idle $(tr '\n' ' ' <"$OUT/$c-$sys-$proto-idle")"
     done
+  done
+done
+echo
+echo "whole host's CPU s per GB (every process and softirq on the host: sites, iperf3, Middle-Man, gateways; medians), and"
+echo "the rest of the path = whole host − gateways. While the host is saturated, throughput ≈ CPUs / (host CPU per GB), so"
+echo "gdoi / strongSwan could reach at most strongSwan's host CPU per GB ÷ gdoi's rest of the path (gateways costing nothing):"
+for c in $CIPHERS; do
+  for proto in tcp udp; do
+    awk -v c="$c" -v p="$proto" -v gh="$(m "$c-gdoi-$proto-host")" -v gg="$(m "$c-gdoi-$proto-cpu")" \
+      -v sh="$(m "$c-strongswan-$proto-host")" -v sg="$(m "$c-strongswan-$proto-cpu")" \
+      'BEGIN { printf "  %s %s: gdoi host %.2f (rest %.2f), strongSwan host %.2f (rest %.2f); bound %s\n", c, p, gh, gh - gg, sh, sh - sg,
+               (gh - gg > 0 ? sprintf("%.2f×", sh / (gh - gg)) : "n/a") }'
   done
 done
 if [ -n "$PERF_DIR" ]; then

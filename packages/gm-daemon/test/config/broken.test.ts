@@ -14,8 +14,8 @@ const issues = configIssues
 t.test('the base config is valid and defaulted', (t) => {
   const c = parseGmConfig(BASE, { format: 'yaml', env: {}, baseDir: '/' }).config
   t.same(c.local, { address: '0.0.0.0', port: 848 })
-  t.same(c.tun, { enabled: true, name: 'gdoi0', mtuBytes: 1400 })
-  t.same(parseGmConfig(`${BASE}tun: none\n`, { format: 'yaml', env: {}, baseDir: '/' }).config.tun, { enabled: false, name: 'gdoi0', mtuBytes: 1400 }, 'tun: none → control plane only')
+  t.same(c.tun, { enabled: true, name: 'gdoi0', mtuBytes: 1400, offload: true })
+  t.same(parseGmConfig(`${BASE}tun: none\n`, { format: 'yaml', env: {}, baseDir: '/' }).config.tun, { enabled: false, name: 'gdoi0', mtuBytes: 1400, offload: true }, 'tun: none → control plane only')
   t.equal(c.interface, null)
   t.equal(c.controlSocket, '/run/gdoi/gm.sock')
   const ks = parseGmConfig(BASE.replace('[10.0.0.1]', '["10.0.0.1:8848", { address: 10.0.0.2 }, 10.0.0.3]'), { format: 'yaml', env: {}, baseDir: '/' }).config
@@ -34,6 +34,8 @@ const CASES: Array<[string, string, ConfigIssue[]]> = [
   ['group identity address', BASE.replace('number: 1', 'address: 10.0.0'), [{ path: 'group.identity.address', message: 'expected an IPv4 address like 192.0.2.1', line: 1 }]],
   ['tun name too long', `${BASE}tun: { name: a-very-long-interface-name }\n`, [{ path: 'tun.name', message: 'an interface name of 1..15 letters, digits, ".", "_" or "-"', line: 6 }]],
   ['mtu', `${BASE}tun: { mtuBytes: 100 }\n`, [{ path: 'tun.mtuBytes', message: 'must be ≥ 576', line: 6 }]],
+  ['tun offload not a boolean', `${BASE}tun: { offload: yes }\n`, [{ path: 'tun.offload', message: 'expected true or false, got text', line: 6 }]],
+  ['ESP socket mark 0', `${BASE}dataPlane: { espMark: 0 }\n`, [{ path: 'dataPlane.espMark', message: 'must be ≥ 1', line: 6 }]],
   ['jitter', `${BASE}reregister: { jitterSec: -1 }\n`, [{ path: 'reregister.jitterSec', message: 'must be ≥ 0', line: 6 }]],
   ['retransmit interval', `${BASE}retransmit: { intervalSec: 0 }\n`, [{ path: 'retransmit.intervalSec', message: 'must be ≥ 1', line: 6 }]],
   ['rekeyAck', `${BASE}rekeyAck: cisco\n`, [{ path: 'rekeyAck', message: 'must be one of "rfc8263", "none"', line: 6 }]],
