@@ -447,15 +447,13 @@ for c in $CIPHERS; do
   done
 done
 echo
-echo "whole host's CPU s per GB (every process and softirq on the host: sites, iperf3, Middle-Man, gateways; medians), and"
-echo "the rest of the path = whole host − gateways. While the host is saturated, throughput ≈ CPUs / (host CPU per GB), so"
-echo "gdoi / strongSwan could reach at most strongSwan's host CPU per GB ÷ gdoi's rest of the path (gateways costing nothing):"
+echo "whole host's CPU s per GB (busy time of every CPU over the run, all processes and softirq: sites, iperf3,"
+echo "Middle-Man, gateways; medians) — on a saturated host, throughput ≈ CPUs ÷ this. Softirq work a gateway's send"
+echo "triggers (forwarding through Middle-Man, the next hop's input) is counted in the gateway's own CPU time above:"
 for c in $CIPHERS; do
   for proto in tcp udp; do
-    awk -v c="$c" -v p="$proto" -v gh="$(m "$c-gdoi-$proto-host")" -v gg="$(m "$c-gdoi-$proto-cpu")" \
-      -v sh="$(m "$c-strongswan-$proto-host")" -v sg="$(m "$c-strongswan-$proto-cpu")" \
-      'BEGIN { printf "  %s %s: gdoi host %.2f (rest %.2f), strongSwan host %.2f (rest %.2f); bound %s\n", c, p, gh, gh - gg, sh, sh - sg,
-               (gh - gg > 0 ? sprintf("%.2f×", sh / (gh - gg)) : "n/a") }'
+    awk -v c="$c" -v p="$proto" -v gh="$(m "$c-gdoi-$proto-host")" -v bh="$(m "$c-gdoi-base-$proto-host")" -v sh="$(m "$c-strongswan-$proto-host")" \
+      'BEGIN { printf "  %s %s: gdoi %.2f, gdoi baseline %.2f, strongSwan %.2f; strongSwan / gdoi %s\n", c, p, gh, bh, sh, (gh > 0 ? sprintf("%.2f×", sh / gh) : "n/a") }'
   done
 done
 if [ -n "$PERF_DIR" ]; then
