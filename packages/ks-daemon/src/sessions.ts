@@ -39,6 +39,8 @@ import { describeId } from './identity.js'
 import { DeadlineQueue } from './deadline-queue.js'
 import { SaProfiles, packSa, packedExpireAtMs, unpackSa } from './packed-sa.js'
 import { AnswerCache } from './answer-cache.js'
+import { DroppedMm1Memory } from './dropped-mm1.js'
+import { LazyQueue } from './lazy-queue.js'
 import type { Clock } from '@gdoi/daemon-kit'
 
 export interface SessionLimits {
@@ -58,9 +60,6 @@ export interface SessionLimits {
 
 /** See "Half-open SAs under a flood". */
 export const DEFAULT_HALF_OPEN_MIN_AGE_MS = 5000
-/** Remembered dropped MM1s (an 8 MiB table, overwritten freely): at 100 000 drops/s a GM's retransmission
- *  7 s later still finds its first MM1 with probability e^(-0.7 M / 2^21) ≈ 0.7. */
-const DROPPED_MM1_SLOTS = 1 << 21
 
 export const DEFAULT_SESSION_LIMITS: SessionLimits = { maxHalfOpen: 10_000, exchangeMaxMs: 120_000, maxSasPerPeer: 4, maxPullsPerSa: 4 }
 
@@ -137,7 +136,7 @@ interface IkeEntry {
 //     know and forge members' endpoints to compete with them, and pins at most one SA per member;
 //   * a GM that is not (yet) a member retransmits its dropped MM1 — the same cookie from the same
 //     source — a few seconds later; a spoofer with fresh cookies does not. MM1s dropped at the cap are
-//     remembered (a keyed 32-bit hash in a fixed 2^21-slot table, 8 MiB) and a repeat may evict a
+//     remembered (dropped-mm1.ts: a keyed 32-bit hash in a fixed 2^21-slot table, 8 MiB) and a repeat may evict a
 //     young SA like a member's. A spoofer repeating every MM1 doubles its cost to compete;
 //   * SAs past MM3 cost the peer a DH and a reachable address; they are never evicted (when only those
 //     remain, MM1s are dropped as before). Everything else as before: an SA expires after
@@ -200,18 +199,14 @@ export class Sessions {
   /** Every timer of every SA and exchange: SA lifetimes, Main Mode and PULL 'expire'. */
   readonly #deadlines: DeadlineQueue
   #halfOpen = 0
-  /** Half-open SAs that sent MM2 and wait for MM3, oldest first from `#mm3Head`: the eviction
-   *  candidates when the table is full. A queue with lazy deletion — an SA that moved on or went away is
-   *  skipped when it reaches the head — because a Map's iterator would walk over the holes of every
-   *  deleted entry on each eviction (quadratic under a flood). Compacted when mostly stale. */
-  #mm3Queue: (IkeEntry | undefined)[] = []
-  #mm3Head = 0
+  /** Half-open SAs that sent MM2 and wait for MM3, oldest first: the eviction candidates when the table
+   *  is full (lazy-queue.ts: an SA that moved on or went away is skipped when it reaches the head). */
+  readonly #awaitingMm3 = new LazyQueue<IkeEntry>((e) => this.#waitsForMm3(e))
   /** A registered member's newest half-open SA, by its endpoint: never evicted (its MM3 may need a few
    *  retransmissions through a flooded receive queue), at most one per member endpoint. */
   readonly #memberPending = new Map<string, IkeEntry>()
-  /** MM1s dropped at the cap, by a hash of (icookie, source): allocated at the first drop. */
-  #droppedMm1: Uint32Array | undefined
-  readonly #mm1HashKey: number
+  /** MM1s dropped at the cap (dropped-mm1.ts). */
+  readonly #droppedMm1: DroppedMm1Memory
   /** Evictions not yet logged (the debug line is rate-limited to one a second under a flood). */
   #evictedUnlogged = 0
   #evictLoggedMs = -Infinity
@@ -221,8 +216,7 @@ export class Sessions {
 
   constructor(deps: SessionDeps) {
     this.#d = deps
-    const k = deps.ctx.rng(4)
-    this.#mm1HashKey = (((k[0] ?? 0) << 24) | ((k[1] ?? 0) << 16) | ((k[2] ?? 0) << 8) | (k[3] ?? 0)) >>> 0
+    this.#droppedMm1 = new DroppedMm1Memory(deps.ctx.rng(4))
     this.#deadlines = new DeadlineQueue(deps.clock, (key, sub, atMs) => this.#due(key, sub, atMs))
   }
 
@@ -393,9 +387,9 @@ export class Sessions {
       }
       // a retransmission of an MM1 dropped here before (same cookie, same source) is admitted like a member's
       const full = this.#halfOpen >= this.#d.limits.maxHalfOpen
-      const repeat = full && !member && this.#droppedBefore(h.icookie, from)
+      const repeat = full && !member && this.#droppedMm1.seen(h.icookie, from)
       if (full && !this.#evictOldestAwaitingMm3(member || repeat)) {
-        this.#rememberDropped(h.icookie, from)
+        this.#droppedMm1.remember(h.icookie, from)
         this.#d.counters.inc(Counter.HALF_OPEN_LIMIT)
         this.#mm1DroppedUnlogged++
         const now = this.#d.clock.nowMs()
@@ -424,44 +418,12 @@ export class Sessions {
     this.#stepMm(e, { type: 'datagram', bytes })
   }
 
-  /** Slot and tag of an MM1 in #droppedMm1: a keyed FNV-1a hash of the initiator cookie and the source. */
-  #mm1Hash(icookie: Uint8Array, from: Endpoint): number {
-    let h = this.#mm1HashKey
-    for (const b of icookie) h = Math.imul(h ^ b, 0x01000193)
-    const a = from.address
-    for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a.charCodeAt(i), 0x01000193)
-    h = Math.imul(h ^ (from.port & 0xff), 0x01000193)
-    h = Math.imul(h ^ (from.port >>> 8), 0x01000193)
-    return h >>> 0 || 1
-  }
-
-  #rememberDropped(icookie: Uint8Array, from: Endpoint): void {
-    const h = this.#mm1Hash(icookie, from)
-    ;(this.#droppedMm1 ??= new Uint32Array(DROPPED_MM1_SLOTS))[h & (DROPPED_MM1_SLOTS - 1)] = h
-  }
-
-  #droppedBefore(icookie: Uint8Array, from: Endpoint): boolean {
-    if (this.#droppedMm1 === undefined) return false
-    const h = this.#mm1Hash(icookie, from)
-    return this.#droppedMm1[h & (DROPPED_MM1_SLOTS - 1)] === h
-  }
-
   /** Makes room for an MM1 in a full table (see "Half-open SAs under a flood"); false: nothing to evict. */
   #evictOldestAwaitingMm3(member: boolean): boolean {
-    const q = this.#mm3Queue
-    let victim: IkeEntry | undefined
-    while (victim === undefined && this.#mm3Head < q.length) {
-      const e = q[this.#mm3Head]
-      if (e !== undefined && this.#waitsForMm3(e)) victim = e
-      else q[this.#mm3Head++] = undefined
-    }
-    if (this.#mm3Head >= 1024 && this.#mm3Head * 2 >= q.length) {
-      this.#mm3Queue = q.slice(this.#mm3Head)
-      this.#mm3Head = 0
-    }
+    const victim = this.#awaitingMm3.peek()
     const now = this.#d.clock.nowMs()
     if (victim === undefined || (!member && now - victim.createdMs < (this.#d.limits.halfOpenMinAgeMs ?? DEFAULT_HALF_OPEN_MIN_AGE_MS))) return false
-    this.#mm3Queue[this.#mm3Head++] = undefined
+    this.#awaitingMm3.shift()
     this.#remove(victim)
     this.#d.counters.inc(Counter.HALF_OPEN_EVICTED)
     this.#evictedUnlogged++
@@ -480,22 +442,12 @@ export class Sessions {
     return e.responder?.s === 'awaitMm3' && this.#byCookie.get(e.key) === e
   }
 
-  #queueForMm3(e: IkeEntry): void {
-    const q = this.#mm3Queue
-    q.push(e)
-    // without a flood nothing is evicted and SAs that moved on stay queued: drop them now and then
-    if (q.length - this.#mm3Head > 2 * this.#halfOpen + 1024) {
-      this.#mm3Queue = q.slice(this.#mm3Head).filter((x) => x !== undefined && this.#waitsForMm3(x))
-      this.#mm3Head = 0
-    }
-  }
-
   #stepMm(e: IkeEntry, ev: ExchangeEvent): void {
     const before = e.responder
     if (before === undefined) return
     const [next, actions] = stepResponder(before, ev, this.#d.ctx)
     e.responder = next
-    if (next.s === 'awaitMm3' && before.s !== 'awaitMm3' && this.#memberPending.get(formatEndpoint(e.peer)) !== e) this.#queueForMm3(e)
+    if (next.s === 'awaitMm3' && before.s !== 'awaitMm3' && this.#memberPending.get(formatEndpoint(e.peer)) !== e) this.#awaitingMm3.push(e, this.#halfOpen)
     else if (before.s === 'awaitMm3' && next.s !== 'awaitMm3' && this.#memberPending.size > 0) {
       // past MM3 (or failed): no longer a member's pending SA; the map holds only SAs waiting for MM3
       const ep = formatEndpoint(e.peer)
@@ -760,8 +712,7 @@ export class Sessions {
     this.#idle.clear()
     this.#answers.clear()
     this.#byAddress.clear()
-    this.#mm3Queue = []
-    this.#mm3Head = 0
+    this.#awaitingMm3.clear()
     this.#memberPending.clear()
     this.#halfOpen = 0
   }
