@@ -150,10 +150,13 @@ t.test('one key server per state directory; a dead owner’s lock is taken over'
   const b = await openFileStore({ dir })
   t.equal(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8').trim(), String(process.pid))
   await b.close()
-  // A zombie (exited, its parent has not reaped it yet: here a shell that exec'd into sleep): it still
-  // answers kill(pid, 0), but holds nothing.
+  // A zombie (exited, its parent has not reaped it yet): it still answers kill(pid, 0), but holds
+  // nothing. The parent is a Node process that starts `true` and then blocks its event loop, where libuv
+  // would reap the child. (A shell that exec'd into sleep was racy: dash sometimes reaped the child
+  // before the exec, and the pid was gone.)
   if (process.platform === 'linux') {
-    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    const script = "const c = require('child_process').spawn('true'); process.stdout.write(c.pid + '\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5000)"
+    const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] })
     t.teardown(() => { parent.kill('SIGKILL') })
     const zombie = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))))
     for (let i = 0; i < 100 && !readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z '); i++) await new Promise((r) => setTimeout(r, 20))
