@@ -6,10 +6,7 @@
 // `fwmark M goto END` before the rule that diverts protected destinations into the TUN).
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <sched.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>

@@ -37,6 +37,10 @@ import type { AclEntry } from './dataplane/policy.js'
 
 /** Defaults: table 8480 + 2k (and 8481 + 2k), rule preferences 8480 + 10k … + 9, k = the TUN name's trailing number. */
 export const ROUTING_DEFAULTS = { tableBase: 8480, preferenceBase: 8480, refreshMs: 30_000, gdoiPort: 848 } as const
+
+/** Default firewall mark of the ESP socket: "gd" and the rule preference base (unique per TUN). */
+export const ESP_MARK_BASE = 0x67640000
+export const espMarkFor = (preference: number): number => ESP_MARK_BASE + (preference & 0xffff)
 /** Metric of the fail-close blackhole routes: the worst there is, so the TUN route (metric 0) wins while it exists. */
 export const FAIL_CLOSE_METRIC = 4294967295
 /** SaTable slot id of the stand-in ACL before the first registration (fail-close): no SA ever has it. */
@@ -284,7 +288,9 @@ export interface RoutingOptions {
   readonly innerMtuBytes?: () => number | undefined
   /** Fail-close (config `dataPlane.failClose`): blackholes under the TUN routes, kept after a crash. */
   readonly failClose?: boolean
-  /** Firewall mark for the ESP socket's rule (config `dataPlane.espSocket`); absent: no ESP socket. */
+  /** Add the ESP socket's `fwmark M goto END` rule (config `dataPlane.espSocket`). Default false. */
+  readonly espSocket?: boolean
+  /** Its mark M (config `dataPlane.espMark`); default espMarkFor(preference). */
   readonly espMark?: number
   /** Fail-close: destinations blocked before the first registration (config `dataPlane.blockBeforeRegistration`),
    *  besides those the blackholes of a crashed run name. */
@@ -298,8 +304,6 @@ export interface RoutingStatus {
   readonly tableIn: number
   readonly preference: number
   readonly failClose: boolean
-  /** The ESP socket's firewall mark (0x…), or null without the socket. */
-  readonly espMark: string | null
   /** Fail-close: the destinations blocked before the first registration (configured, and the blackholes
    *  a crashed run left); empty once an ACL was downloaded or in fail-open mode. */
   readonly blockedBeforeRegistration: readonly string[]
@@ -342,6 +346,7 @@ export class KernelRouting {
   readonly #o: RoutingOptions
   readonly #layout: RuleLayout
   readonly failClose: boolean
+  /** The ESP socket's mark, when its rule is installed (the socket may be opened only then). */
   readonly espMark: number | undefined
   #acl: readonly AclEntry[] = []
   #blockedBeforeRegistration: string[] = []
@@ -368,10 +373,10 @@ export class KernelRouting {
     this.preference = o.preference ?? d.preference
     this.failClose = o.failClose ?? false
     const ports = new Set<number>([ROUTING_DEFAULTS.gdoiPort, o.localPort, ...o.keyServers.map((k) => k.port)])
-    this.espMark = o.espMark
+    this.espMark = o.espSocket === true ? (o.espMark ?? espMarkFor(this.preference)) : undefined
     this.#layout = {
       tun: o.tun, wan, tableOut: this.tableOut, tableIn: this.tableIn, preference: this.preference, controlPorts: [...ports].sort((a, b) => a - b),
-      ...(o.espMark !== undefined ? { espMark: o.espMark } : {}),
+      ...(this.espMark !== undefined ? { espMark: this.espMark } : {}),
     }
   }
 
@@ -438,7 +443,6 @@ export class KernelRouting {
       tableIn: this.tableIn,
       preference: this.preference,
       failClose: this.failClose,
-      espMark: this.espMark === undefined ? null : `0x${this.espMark.toString(16)}`,
       blockedBeforeRegistration: this.#blockedBeforeRegistration,
       rules: ruleArgs(this.#layout)
         .sort((x, y) => Number(x[1]) - Number(y[1]))

@@ -431,7 +431,7 @@ export function renderStatus(s: GmStatus): string {
       offloadLine(d),
       d.espOut === 'socket'
         ? `    ESP out: on the ESP socket (${c.espSocketPackets} packets; ${c.espSocketFallbacks} it refused went through the TUN)`
-        : `    ESP out: through the TUN${c.espSocketPackets > 0 ? ` (${c.espSocketPackets} packets went on the ESP socket before)` : ''}`,
+        : '    ESP out: through the TUN',
       s.failClose
         ? `    fail-close: active (protected traffic without an SA is dropped, ${c.dropNoSa} so far; kept blocked by blackhole routes if the member dies)`
         : `    fail-close: off (fail-open: protected traffic without an SA passes in clear, ${c.noSaClearPackets} so far)`,

@@ -6,11 +6,7 @@ import { createPolicy } from './dataplane/policy.js'
 import { EspSocket, type PacketSink } from './dataplane/esp-socket.js'
 import { openTun, type TunDevice } from './dataplane/tun.js'
 import type { DataPlaneContext, DataPlaneFactory, GmDataPlane } from './data-plane-seam.js'
-import { defaultNumbers, innerMtuBytes, startRouting, type KernelRouting, type RoutingOptions } from './routing.js'
-
-/** Default firewall mark of the ESP socket: "gd" and the routing's preference base (unique per TUN). */
-export const ESP_MARK_BASE = 0x67640000
-export const espMarkFor = (preference: number): number => ESP_MARK_BASE + (preference & 0xffff)
+import { innerMtuBytes, startRouting, type KernelRouting, type RoutingOptions } from './routing.js'
 
 /** A factory over any TUN device opener (tests pass a memory TUN). No kernel routing. */
 export function dataPlaneOver(open: (ctx: Parameters<DataPlaneFactory>[0]) => TunDevice | Promise<TunDevice>): DataPlaneFactory {
@@ -59,8 +55,8 @@ export function withKernelRouting(inner: DataPlaneFactory, extra: Partial<Routin
     const r = ctx.config.routing
     const tunMtu = plane.snapshot().tun.mtuBytes
     // The socket needs the fwmark rule for real: not with a stand-in `ip` (tests), nor without a kernel TUN.
-    const wantSocket = (ctx.config.dataPlane?.espSocket ?? true) && plane.setEspOut !== undefined && extra.ip === undefined
-    const espMark = wantSocket ? (ctx.config.dataPlane?.espMark ?? espMarkFor(r?.preference ?? defaultNumbers(plane.snapshot().tun.name).preference)) : undefined
+    const espSocket = (ctx.config.dataPlane?.espSocket ?? true) && plane.setEspOut !== undefined && extra.ip === undefined
+    const espMark = ctx.config.dataPlane?.espMark
     let routing: KernelRouting
     try {
       routing = await startRouting(
@@ -73,6 +69,7 @@ export function withKernelRouting(inner: DataPlaneFactory, extra: Partial<Routin
           ...(r?.preference !== undefined ? { preference: r.preference } : {}),
           innerMtuBytes: () => innerMtuBytes(tunMtu, ctx.sas.list().map((sa) => sa.fast.suite)),
           failClose: ctx.config.dataPlane?.failClose ?? false,
+          espSocket,
           ...(espMark !== undefined ? { espMark } : {}),
           ...(ctx.config.dataPlane?.blockBeforeRegistration !== undefined ? { blockBeforeRegistration: ctx.config.dataPlane.blockBeforeRegistration } : {}),
           log: ctx.log.child({ part: 'routing' }),
@@ -85,10 +82,11 @@ export function withKernelRouting(inner: DataPlaneFactory, extra: Partial<Routin
       throw err
     }
     // The mark's rule is in place now: sealed ESP may leave on the socket (else it keeps the TUN).
-    if (espMark !== undefined) {
+    const mark = routing.espMark
+    if (mark !== undefined) {
       try {
-        plane.setEspOut?.(EspSocket.open({ mark: espMark }))
-        ctx.log.info({ espMark: `0x${espMark.toString(16)}` }, 'ESP socket: sealed packets leave on a raw socket')
+        plane.setEspOut?.(EspSocket.open({ mark }))
+        ctx.log.info({ espMark: `0x${mark.toString(16)}` }, 'ESP socket: sealed packets leave on a raw socket')
       } catch (err) {
         ctx.log.warn({ err: (err as Error).message }, 'ESP socket not opened: sealed packets go through the TUN')
       }

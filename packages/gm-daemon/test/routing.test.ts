@@ -20,6 +20,7 @@ import {
   protectedPrefixes,
   resolveWan,
   ruleArgs,
+  espMarkFor,
   startRouting,
 } from '../src/routing.js'
 import { fakeIp } from './helpers/fake-ip.js'
@@ -296,4 +297,31 @@ t.test('startRouting fail-close: a failing `ip` leaves what blocks in place', as
   await t.rejects(startRouting({ ...FC_OPTS, ip: f.ip, procSys: sys.root, failClose: true }, SITE_ACL), { name: 'RoutingError' })
   t.same(blackholes(f), [`10.1.0.0/16 metric ${FAIL_CLOSE_METRIC}`], 'the blackhole (added first) stays: the member is not running, nothing may leak')
   t.equal(f.rules.filter((x) => x.priority === 8485).length, 1)
+})
+
+t.test('KernelRouting: the ESP socket\'s mark and its rule, by default from the rule preference', async (t) => {
+  const sys = procSys()
+  t.teardown(sys.done)
+  const base = { tun: 'gdoi0', interface: 'wan', keyServers: [{ address: '10.0.0.2', port: 848 }], localPort: 848, log, refreshMs: 0, procSys: sys.root }
+  const marked = (r: { status(): { rules: readonly string[] } }): string[] => r.status().rules.filter((l) => l.includes('fwmark'))
+
+  const none = await startRouting({ ...base, ip: fakeIp().ip }, [])
+  t.equal(none.espMark, undefined, 'without the socket: no mark')
+  t.same(marked(none), [], '… and no fwmark rule')
+  await none.close()
+
+  const dflt = await startRouting({ ...base, ip: fakeIp().ip, espSocket: true }, [])
+  t.equal(dflt.espMark, espMarkFor(8480), 'default: "gd" and the preference base')
+  t.equal(dflt.espMark, 0x67642120)
+  t.same(marked(dflt), ['pref 8482 fwmark 0x67642120 goto 8489'])
+  await dflt.close()
+
+  const other = await startRouting({ ...base, ip: fakeIp().ip, espSocket: true, preference: 8510, espMark: 0x1234 }, [])
+  t.equal(other.espMark, 0x1234, 'the configured mark wins')
+  t.same(marked(other), ['pref 8512 fwmark 0x1234 goto 8519'])
+  await other.close()
+
+  const moved = await startRouting({ ...base, ip: fakeIp().ip, espSocket: true, preference: 8510 }, [])
+  t.equal(moved.espMark, espMarkFor(8510), 'another preference, another default mark (two members on one host)')
+  await moved.close()
 })

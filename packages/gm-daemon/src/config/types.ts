@@ -28,7 +28,7 @@ export interface GmConfig {
     readonly blockBeforeRegistration?: readonly string[]
     /** Sealed ESP on a raw socket (default true when kernel routing is on). */
     readonly espSocket?: boolean
-    /** Its firewall mark; default ESP_MARK_BASE + the routing's preference. */
+    /** Its firewall mark; default routing.ts espMarkFor(the rule preference). */
     readonly espMark?: number
   }
   /** The interface the group applies to (IOS `crypto map` on an interface): where multicast rekeys are

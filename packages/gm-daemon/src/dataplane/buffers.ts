@@ -79,4 +79,20 @@ export class PacketSlab {
   slotOf(at: number): number { return Math.floor(at / this.slotBytes) }
 }
 
+/** Packets in a slab to hand on in one call (offset and length each), refilled batch after batch. */
+export class PacketList {
+  readonly offsets: Int32Array
+  readonly sizes: Int32Array
+  count = 0
+  constructor(capacity: number) {
+    this.offsets = new Int32Array(capacity)
+    this.sizes = new Int32Array(capacity)
+  }
+  push(offset: number, length: number): void {
+    this.offsets[this.count] = offset
+    this.sizes[this.count] = length
+    this.count++
+  }
+}
+
 export { ESP_HEADER_BYTES }

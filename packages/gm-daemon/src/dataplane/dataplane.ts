@@ -12,7 +12,7 @@
 // Routing (which packets the kernel hands to the TUN) is the lab's job: see README.md "Data plane".
 import type { Clock } from './clock.js'
 import { systemClock } from './clock.js'
-import { PacketSlab } from './buffers.js'
+import { PacketList, PacketSlab } from './buffers.js'
 import { EspResult } from './esp-fast.js'
 import {
   IPV4_DF, IPV4_HEADER_BYTES, IPV4_OFFSET_MASK, IpProto, buildIcmpFragNeeded, icmpFragNeededBytes, ipv4HeaderBytes, ipv4IsFragment,
@@ -146,18 +146,15 @@ export class DataPlane {
   readonly #rxSlots: Int32Array
   readonly #rxOffsets: Int32Array
   readonly #rxSizes: Int32Array
-  readonly #txOffsets: Int32Array
-  readonly #txSizes: Int32Array
-  readonly #espOffsets: Int32Array
-  readonly #espSizes: Int32Array
+  /** A batch's packets for the TUN, and the sealed ones for the ESP socket. */
+  readonly #tx: PacketList
+  readonly #espTx: PacketList
   #espOut: PacketSink | undefined
   // Fragments made before encryption beyond the first: their slots (spare slots of the slab, which a
   // TUN read never takes) and the ESP packets to write, kept until releaseFragments().
   readonly #fragSlots: Int32Array
   #fragSlotCount = 0
-  readonly #fragOutOffsets: Int32Array
-  readonly #fragOutSizes: Int32Array
-  #fragOutCount = 0
+  readonly #fragOut: PacketList
   #running = false
   #closed = false
   #loop: Promise<void> | undefined
@@ -182,14 +179,11 @@ export class DataPlane {
     this.#rxSlots = new Int32Array(this.#batch)
     this.#rxOffsets = new Int32Array(this.#batch)
     this.#rxSizes = new Int32Array(this.#batch)
-    this.#txOffsets = new Int32Array(this.#batch + spare)
-    this.#txSizes = new Int32Array(this.#batch + spare)
-    this.#espOffsets = new Int32Array(this.#batch + spare)
-    this.#espSizes = new Int32Array(this.#batch + spare)
+    this.#tx = new PacketList(this.#batch + spare)
+    this.#espTx = new PacketList(this.#batch + spare)
     this.#espOut = o.espOut
     this.#fragSlots = new Int32Array(spare)
-    this.#fragOutOffsets = new Int32Array(spare)
-    this.#fragOutSizes = new Int32Array(spare)
+    this.#fragOut = new PacketList(spare)
     this.#policy = o.policy
     this.setPolicy(o.policy)
   }
@@ -243,21 +237,28 @@ export class DataPlane {
   }
 
   /** ESP packets of later fragments that process() produced since the last releaseFragments(). */
-  get fragmentCount(): number { return this.#fragOutCount }
+  get fragmentCount(): number { return this.#fragOut.count }
   /** Where the i-th of them is in slab.buf (offset, length). */
-  fragmentOffset(i: number): number { return this.#fragOutOffsets[i] ?? 0 }
-  fragmentLength(i: number): number { return this.#fragOutSizes[i] ?? 0 }
+  fragmentOffset(i: number): number { return this.#fragOut.offsets[i] ?? 0 }
+  fragmentLength(i: number): number { return this.#fragOut.sizes[i] ?? 0 }
   /** Returns the fragments' slots to the slab; call once they are written (the loop does, per batch). */
   releaseFragments(): void {
     this.slab.freeBatch(this.#fragSlots, this.#fragSlotCount)
     this.#fragSlotCount = 0
-    this.#fragOutCount = 0
+    this.#fragOut.count = 0
   }
 
   #forward(off: number, len: number): number {
     this.outOffset = off
     this.outLength = len
     this.outSealed = false
+    return Verdict.FORWARD
+  }
+
+  /** #forward for an ESP packet this member sealed. */
+  #forwardSealed(off: number, len: number): number {
+    this.#forward(off, len)
+    this.outSealed = true
     return Verdict.FORWARD
   }
 
@@ -306,9 +307,7 @@ export class DataPlane {
     sa.bytesEncrypted += len
     c.encryptedPackets++
     c.encryptedBytes += len
-    this.#forward(outer, IPV4_HEADER_BYTES + espLen)
-    this.outSealed = true
-    return Verdict.FORWARD
+    return this.#forwardSealed(outer, IPV4_HEADER_BYTES + espLen)
   }
 
   /**
@@ -350,13 +349,9 @@ export class DataPlane {
       const at = slab.dataOffset(this.#fragSlots[i] as number)
       if (this.#seal(buf, at, ipv4TotalBytes(buf, at), sa) !== Verdict.FORWARD) continue
       c.preFragments++
-      this.#fragOutOffsets[this.#fragOutCount] = this.outOffset
-      this.#fragOutSizes[this.#fragOutCount] = this.outLength
-      this.#fragOutCount++
+      this.#fragOut.push(this.outOffset, this.outLength)
     }
-    this.#forward(outOff, outLen)
-    this.outSealed = true
-    return Verdict.FORWARD
+    return this.#forwardSealed(outOff, outLen)
   }
 
   #decrypt(buf: Uint8Array, off: number, total: number, ihl: number): number {
@@ -445,49 +440,31 @@ export class DataPlane {
         throw this.error
       }
       const esp = this.#espOut
-      let m = 0
-      let e = 0
+      const tx = this.#tx
+      const espTx = esp === undefined ? tx : this.#espTx
+      const frags = this.#fragOut
+      tx.count = 0
+      espTx.count = 0
       for (let i = 0; i < n; i++) {
-        const f0 = this.#fragOutCount
+        const f0 = frags.count
         if (this.process(slab.buf, this.#rxOffsets[i] as number, this.#rxSizes[i] as number) === Verdict.FORWARD) {
-          if (esp !== undefined && this.outSealed) {
-            this.#espOffsets[e] = this.outOffset
-            this.#espSizes[e] = this.outLength
-            e++
-          } else {
-            this.#txOffsets[m] = this.outOffset
-            this.#txSizes[m] = this.outLength
-            m++
-          }
+          ;(this.outSealed ? espTx : tx).push(this.outOffset, this.outLength)
         }
-        for (let j = f0; j < this.#fragOutCount; j++) { // fragments are sealed ESP, like their first
-          if (esp !== undefined) {
-            this.#espOffsets[e] = this.#fragOutOffsets[j] as number
-            this.#espSizes[e] = this.#fragOutSizes[j] as number
-            e++
-          } else {
-            this.#txOffsets[m] = this.#fragOutOffsets[j] as number
-            this.#txSizes[m] = this.#fragOutSizes[j] as number
-            m++
-          }
-        }
+        // fragments are sealed ESP, like their first
+        for (let j = f0; j < frags.count; j++) espTx.push(frags.offsets[j] as number, frags.sizes[j] as number)
       }
       try {
-        if (e > 0 && esp !== undefined && !this.#closed) {
-          const sent = esp.send(slab.buf, this.#espOffsets, this.#espSizes, e)
+        if (esp !== undefined && espTx.count > 0 && !this.#closed) {
+          const sent = esp.send(slab.buf, espTx.offsets, espTx.sizes, espTx.count)
           c.espSocketPackets += sent
           c.txPackets += sent
           // What the socket refused (no route, buffer full) takes the TUN, as before the socket existed.
-          for (let i = sent; i < e; i++) {
-            this.#txOffsets[m] = this.#espOffsets[i] as number
-            this.#txSizes[m] = this.#espSizes[i] as number
-            m++
-            c.espSocketFallbacks++
-          }
+          for (let i = sent; i < espTx.count; i++) tx.push(espTx.offsets[i] as number, espTx.sizes[i] as number)
+          c.espSocketFallbacks += espTx.count - sent
         }
-        if (m > 0 && !this.#closed) {
-          c.txPackets += m
-          await this.tun.writeBatch(slab.buf, this.#txOffsets, this.#txSizes, m)
+        if (tx.count > 0 && !this.#closed) {
+          c.txPackets += tx.count
+          await this.tun.writeBatch(slab.buf, tx.offsets, tx.sizes, tx.count)
         }
       } finally {
         slab.freeBatch(this.#rxSlots, k)

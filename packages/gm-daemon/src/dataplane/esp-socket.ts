@@ -3,7 +3,7 @@
 // forwarding). The socket's packets carry a firewall mark; the routing (routing.ts) sends marked packets
 // to the normal routes, so they never loop back into the TUN. Without that rule the socket must not be
 // used: tun-data-plane.ts attaches it only once the routing is installed.
-import { loadNative, NativeUnavailableError, type NativeAddon } from './native.js'
+import { loadNative, NativeUnavailableError, netnsPath, type NativeAddon } from './native.js'
 
 /** Where the data plane sends sealed ESP packets when not through the TUN. */
 export interface PacketSink {
@@ -44,8 +44,7 @@ export class EspSocket implements PacketSink {
     } catch (e) {
       throw new EspSocketError(e instanceof NativeUnavailableError ? e.message : String(e), 0)
     }
-    const netns = o.netns === undefined ? null : o.netns.startsWith('/') ? o.netns : `/var/run/netns/${o.netns}`
-    const fd = n.espSocketOpen(netns, o.mark | 0)
+    const fd = n.espSocketOpen(netnsPath(o.netns), o.mark | 0)
     if (fd < 0) throw new EspSocketError(`raw socket with mark 0x${(o.mark >>> 0).toString(16)}: errno ${-fd}`, -fd)
     return new EspSocket(n, fd, o.mark)
   }

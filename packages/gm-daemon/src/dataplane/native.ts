@@ -74,6 +74,11 @@ export function loadNative(): NativeAddon {
   return m
 }
 
+/** A network namespace for the addon: a name under /var/run/netns or an absolute path; null: this one. */
+export function netnsPath(netns: string | undefined): string | null {
+  return netns === undefined ? null : netns.startsWith('/') ? netns : `/var/run/netns/${netns}`
+}
+
 /** The addon, or undefined if it was not built. */
 export function tryLoadNative(): NativeAddon | undefined {
   const m = load()

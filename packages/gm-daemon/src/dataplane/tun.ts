@@ -2,7 +2,7 @@
 // many packets per promise. The real device is a non-blocking /dev/net/tun fd read and written from the
 // main thread by the addon (no exceptions, −errno returns) and woken by a libuv poll handle; see
 // memory-tun.ts for the in-memory double and bench/README.md for why poll beats fs.read on a thread pool.
-import { ERRNO, loadNative, NativeUnavailableError, type NativeAddon, type NativeHandle } from './native.js'
+import { ERRNO, loadNative, NativeUnavailableError, netnsPath, type NativeAddon, type NativeHandle } from './native.js'
 
 export interface TunDevice {
   readonly name: string
@@ -119,10 +119,9 @@ export function openTun(opts: OpenTunOptions = {}): KernelTunDevice {
     throw new TunError('ERR_NATIVE_UNAVAILABLE', e instanceof NativeUnavailableError ? e.message : String(e))
   }
   const wanted = opts.name ?? 'gdoi%d'
-  const netns = opts.netns === undefined ? null : opts.netns.startsWith('/') ? opts.netns : `/var/run/netns/${opts.netns}`
   let opened: [number, string, number, number]
   try {
-    opened = native.tunOpen(wanted, true, netns, opts.mtuBytes ?? 0, opts.offload === true)
+    opened = native.tunOpen(wanted, true, netnsPath(opts.netns), opts.mtuBytes ?? 0, opts.offload === true)
   } catch (e) {
     throw openError(e, wanted)
   }
