@@ -1,8 +1,10 @@
 // What the tests that drive a lab script in network namespaces (lab/netns.sh, lab/faults.sh,
-// lab/fail-close.sh) share: the environment they give the script and the reasons to skip.
-import { spawnSync } from 'node:child_process'
+// lab/fail-close.sh) share: the environment they give the script, the reasons to skip, and for the
+// self-contained scripts the run and the checks every run must pass.
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import type { Test } from 'tap'
 
 export const REPO = resolve(import.meta.dirname, '../../../..')
 
@@ -35,4 +37,40 @@ export function labSkipReason(tools: readonly string[]): string | undefined {
     if (!existsSync(join(REPO, f))) return `${f} missing: pnpm build (and the gm-daemon addon) first`
   }
   return undefined
+}
+
+/** A self-contained lab script (lab/faults.sh, lab/fail-close.sh): it builds its lab, checks, tears down. */
+export interface LabScriptRun {
+  readonly script: string
+  readonly labId: string
+  readonly env: NodeJS.ProcessEnv
+}
+
+/**
+ * Runs the script (SIGTERM after `timeoutMs`; `down` again on teardown, for a run the timeout killed)
+ * and prints its lines that match `echo` as comments. Returns the run and its stdout lines.
+ */
+export function runLabScript(t: Test, run: LabScriptRun, timeoutMs: number, echo: RegExp): { r: SpawnSyncReturns<string>; lines: string[] } {
+  t.teardown(() => {
+    spawnSync('bash', [run.script, 'down'], { cwd: REPO, env: run.env, stdio: 'ignore', timeout: 60_000 })
+  })
+  const r = spawnSync('bash', [run.script], { cwd: REPO, env: run.env, encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGTERM', maxBuffer: 32 << 20 })
+  const lines = r.stdout.split('\n')
+  for (const l of lines) if (echo.test(l)) t.comment(l)
+  return { r, lines }
+}
+
+/** What every run of such a script must show: no FAIL line, the "== N passed, 0 failed" summary. */
+export function assertChecksPassed(t: Test, lines: readonly string[], stdout: string, what: string): void {
+  t.same(lines.filter((l) => l.startsWith('FAIL')), [], what)
+  t.match(stdout, /^== \d+ passed, 0 failed/m, 'summary')
+}
+
+/** …and its end: exit status 0 (the last lines of stderr if not), no namespace and no run directory left. */
+export function assertCleanExit(t: Test, run: LabScriptRun, r: SpawnSyncReturns<string>): void {
+  const name = run.script.slice(REPO.length + 1)
+  t.equal(r.status, 0, `${name} exit status${r.signal !== null ? ` (killed: ${r.signal})` : ''}`)
+  if (r.status !== 0) t.comment(r.stderr.split('\n').slice(-30).join('\n'))
+  t.notOk(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(`gdoi-${run.labId}-`), 'no namespace of the lab left')
+  t.notOk(existsSync(`/run/gdoi-${run.labId}`), 'run directory removed')
 }

@@ -9,34 +9,22 @@
 // (namespaces gdoi-f<pid>-*), so it runs beside other labs.
 // Skipped with the reason without root, `ip netns`, /dev/net/tun, the tools the script uses, or a build.
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { labEnv, labSkipReason, REPO } from '../helpers/netns-lab.js'
+import { assertChecksPassed, assertCleanExit, labEnv, labSkipReason, REPO, runLabScript } from '../helpers/netns-lab.js'
 
 const SCRIPT = join(REPO, 'lab/faults.sh')
 const LAB_ID = `f${process.pid}`.slice(0, 12)
-const env = labEnv(LAB_ID, /^FAULTS_/)
+const RUN = { script: SCRIPT, labId: LAB_ID, env: labEnv(LAB_ID, /^FAULTS_/) }
 
 t.setTimeout(540_000) // the runner's per-file limit (.taprc: 300 s), for this file only
 
 const skipReason = (): string | undefined => labSkipReason(['tcpdump', 'ping', 'jq'])
 
 t.test('lab/faults.sh: KS and GM SIGKILL, control-plane loss, blackout across a rekey', { skip: skipReason() ?? false, timeout: 530_000 }, async (t) => {
-  t.teardown(() => {
-    // the script tears its lab down itself; this is for a run killed by the timeout
-    spawnSync('bash', [SCRIPT, 'down'], { cwd: REPO, env, stdio: 'ignore', timeout: 60_000 })
-  })
-  const r = spawnSync('bash', [SCRIPT], { cwd: REPO, env, encoding: 'utf8', timeout: 500_000, killSignal: 'SIGTERM', maxBuffer: 32 << 20 })
-  const lines = r.stdout.split('\n')
-  for (const l of lines) if (/^(FAIL|==|\| )/.test(l)) t.comment(l)
-  t.same(lines.filter((l) => l.startsWith('FAIL')), [], 'every fault check passed')
-  t.match(r.stdout, /^== \d+ passed, 0 failed/m, 'summary')
+  const { r, lines } = runLabScript(t, RUN, 500_000, /^(FAIL|==|\| )/)
+  assertChecksPassed(t, lines, r.stdout, 'every fault check passed')
   for (const s of ['KS SIGKILL + restart', '30 % loss + reorder', 'blackout', 'GM-3 SIGKILL + restart']) {
     t.match(r.stdout, new RegExp(`^\\| ${s.replace(/[+%]/g, '\\$&')}.*\\| \\d+ \\| \\d+ \\| [\\d.]+ \\|`, 'm'), `table row: ${s}`)
   }
-  t.equal(r.status, 0, `lab/faults.sh exit status${r.signal !== null ? ` (killed: ${r.signal})` : ''}`)
-  if (r.status !== 0) t.comment(r.stderr.split('\n').slice(-30).join('\n'))
-  t.notOk(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(`gdoi-${LAB_ID}-`), 'no namespace of the lab left')
-  t.notOk(existsSync(`/run/gdoi-${LAB_ID}`), 'run directory removed')
+  assertCleanExit(t, RUN, r)
 })
